@@ -1,0 +1,225 @@
+"""Public API: validation and dispatch, the only place inputs are checked.
+
+Inputs are validated once per call.  X is never scanned on the hot path:
+a NaN or inf in X always makes dw non-finite (x * dz is nan or inf for any
+dz, including 0), so a cheap O(n_x) check of each step's result detects it,
+and only then is X scanned to say where.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from .numerics import sigmoid
+from .strategies import get_strategy
+
+_REAL_KINDS = "biuf"
+
+
+def _describe(value):
+    if isinstance(value, np.ndarray):
+        return f"ndarray of shape {value.shape} and dtype {value.dtype}"
+    return f"{type(value).__name__} {value!r}"[:200]
+
+
+def _check_ndarray(name, value):
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {_describe(value)}")
+    if value.dtype.kind not in _REAL_KINDS:
+        raise TypeError(
+            f"{name} must have a real numeric dtype (float64 or float32), "
+            f"got dtype {value.dtype}"
+        )
+
+
+def _as_X(X, name="X"):
+    _check_ndarray(name, X)
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D with shape (n_x, m), one example per column, "
+            f"got {X.ndim}-D shape {X.shape}"
+        )
+    n_x, m = X.shape
+    if m == 0:
+        raise ValueError(f"{name} must hold at least one example (m >= 1), got shape {X.shape}")
+    if n_x == 0:
+        raise ValueError(f"{name} must have at least one feature (n_x >= 1), got shape {X.shape}")
+    # float64 in any layout is used as it is; anything else is converted once.
+    return X if X.dtype == np.float64 else X.astype(np.float64)
+
+
+def _as_w(w, n_x):
+    _check_ndarray("w", w)
+    if w.ndim == 2 and w.shape[0] == 1 and w.shape[1] > 1:
+        raise ValueError(
+            f"w must be a column of shape ({n_x}, 1) or 1-D ({n_x},), "
+            f"got a row of shape {w.shape}; pass w.T"
+        )
+    if not (w.ndim == 1 or (w.ndim == 2 and w.shape[1] == 1)):
+        raise ValueError(f"w must have shape ({n_x}, 1) or ({n_x},), got shape {w.shape}")
+    if w.shape[0] != n_x:
+        raise ValueError(
+            f"w must have n_x = {n_x} entries to match X's {n_x} rows, got shape {w.shape}"
+        )
+    wv = np.array(w, dtype=np.float64).reshape(n_x)  # our own copy: never alias the caller's w
+    if not np.isfinite(wv).all():
+        raise ValueError("w must contain only finite values, got NaN or inf")
+    return wv
+
+
+def _as_b(b):
+    if isinstance(b, np.ndarray) and b.ndim == 0:
+        b = b[()]
+    if isinstance(b, (bool, np.bool_)) or not isinstance(b, numbers.Real):
+        raise TypeError(f"b must be a real number (float), got {_describe(b)}")
+    b = float(b)
+    if not math.isfinite(b):
+        raise ValueError(f"b must be finite, got {b}")
+    return b
+
+
+def _as_Y(Y, m, name="Y"):
+    _check_ndarray(name, Y)
+    if Y.ndim == 2 and Y.shape[1] == 1 and Y.shape[0] > 1:
+        raise ValueError(
+            f"{name} must be a row of shape (1, {m}) or 1-D ({m},), "
+            f"got a column of shape {Y.shape}; pass {name}.T"
+        )
+    if not (Y.ndim == 1 or (Y.ndim == 2 and Y.shape[0] == 1)):
+        raise ValueError(f"{name} must have shape (1, {m}) or ({m},), got shape {Y.shape}")
+    if Y.shape[-1] != m:
+        raise ValueError(
+            f"{name} must have m = {m} labels to match X's {m} columns, got shape {Y.shape}"
+        )
+    Yv = Y.reshape(m)
+    Yv = Yv if Yv.dtype == np.float64 else Yv.astype(np.float64)
+    bad = (Yv != 0.0) & (Yv != 1.0)
+    if bad.any():
+        values = np.unique(Yv[bad])[:5].tolist()
+        raise ValueError(f"{name} must contain only labels 0 and 1, got also {values}")
+    return Yv
+
+
+def _first_non_finite(X, name="X"):
+    """Where X holds NaN or inf, or None; scans in blocks to bound memory."""
+    n_x, m = X.shape
+    block = max(1, (1 << 20) // n_x)
+    for start in range(0, m, block):
+        bad = ~np.isfinite(X[:, start:start + block])
+        if bad.any():
+            j, i = np.argwhere(bad)[0]
+            return int(j), int(start + i)
+    return None
+
+
+def _raise_non_finite(X, what):
+    where = _first_non_finite(X)
+    if where is not None:
+        raise ValueError(f"X must contain only finite values, got {X[where]} at X[{where[0]}, {where[1]}]")
+    raise FloatingPointError(
+        f"{what} is not finite although X, w and b are: w^T X + b overflowed "
+        "(are w or learning_rate too large?)"
+    )
+
+
+def _step_checked(step, w, b, X, Y):
+    dw, db, cost = step(w, b, X, Y)
+    dw = np.asarray(dw, dtype=np.float64)
+    if not (math.isfinite(cost) and math.isfinite(db) and np.isfinite(dw).all()):
+        _raise_non_finite(X, "the gradient")
+    return dw, float(db), float(cost)
+
+
+def _validated(w, b, X, Y, strategy):
+    step = get_strategy(strategy)
+    Xv = _as_X(X)
+    n_x, m = Xv.shape
+    return step, _as_w(w, n_x), _as_b(b), Xv, _as_Y(Y, m)
+
+
+def propagate(w, b, X, Y, *, strategy="numpy"):
+    """One forward and backward pass: ``({"dw": ..., "db": ...}, cost)``.
+
+    w: (n_x, 1) or (n_x,); b: real; X: (n_x, m); Y: (1, m) or (m,) of 0/1.
+    dw has w's shape; db and cost are floats.
+    """
+    step, wv, bv, Xv, Yv = _validated(w, b, X, Y, strategy)
+    dw, db, cost = _step_checked(step, wv, bv, Xv, Yv)
+    return {"dw": dw.reshape(w.shape), "db": db}, cost
+
+
+def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=False,
+             *, strategy="numpy", callback=None):
+    """Gradient descent: ``(params, grads, costs)`` as in the course.
+
+    costs holds the cost of every iteration i with i % 100 == 0; grads are
+    those of the last step.  ``callback(i, cost)``, if given, is called after
+    every iteration (progress reporting).  Inputs are not modified.
+    """
+    step, wv, bv, Xv, Yv = _validated(w, b, X, Y, strategy)
+    if isinstance(num_iterations, bool) or not isinstance(num_iterations, numbers.Integral):
+        raise TypeError(f"num_iterations must be an int, got {_describe(num_iterations)}")
+    if num_iterations < 0:
+        raise ValueError(f"num_iterations must be >= 0, got {num_iterations}")
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+        raise TypeError(f"learning_rate must be a real number, got {_describe(learning_rate)}")
+    lr = float(learning_rate)
+    if not (math.isfinite(lr) and lr >= 0.0):
+        raise ValueError(f"learning_rate must be finite and >= 0, got {learning_rate!r}")
+
+    costs = []
+    if num_iterations == 0:
+        dw, db, _ = _step_checked(step, wv, bv, Xv, Yv)
+    for i in range(num_iterations):
+        dw, db, cost = _step_checked(step, wv, bv, Xv, Yv)
+        wv -= lr * dw
+        bv -= lr * db
+        if i % 100 == 0:
+            costs.append(cost)
+            if print_cost:
+                print(f"Cost after iteration {i}: {cost:f}")
+        if callback is not None:
+            callback(i, cost)
+    params = {"w": wv.reshape(w.shape), "b": bv}
+    grads = {"dw": dw.reshape(w.shape), "db": db}
+    return params, grads, costs
+
+
+def _predict_validated(wv, bv, Xv):
+    Z = wv @ Xv + bv
+    if not np.isfinite(Z).all():
+        _raise_non_finite(Xv, "w^T X + b")
+    return (sigmoid(Z) > 0.5).astype(np.float64).reshape(1, -1)
+
+
+def predict(w, b, X):
+    """Labels 0./1. of shape (1, m): 1 where sigmoid(w^T x + b) > 0.5."""
+    Xv = _as_X(X)
+    return _predict_validated(_as_w(w, Xv.shape[0]), _as_b(b), Xv)
+
+
+def model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0.5,
+          print_cost=False, *, strategy="numpy", callback=None):
+    """Train from w = 0, b = 0 and predict both sets, as the course's ``model``."""
+    Xtr = _as_X(X_train, "X_train")
+    Xte = _as_X(X_test, "X_test")
+    if Xte.shape[0] != Xtr.shape[0]:
+        raise ValueError(
+            f"X_test must have n_x = {Xtr.shape[0]} rows like X_train, got shape {Xte.shape}"
+        )
+    _as_Y(Y_train, Xtr.shape[1], "Y_train")
+    _as_Y(Y_test, Xte.shape[1], "Y_test")
+    w = np.zeros((Xtr.shape[0], 1))
+    params, _, costs = optimize(w, 0.0, Xtr, Y_train, num_iterations, learning_rate,
+                                print_cost, strategy=strategy, callback=callback)
+    w, b = params["w"], params["b"]
+    wv = w.reshape(-1)
+    return {
+        "costs": costs,
+        "Y_prediction_test": _predict_validated(wv, b, Xte),
+        "Y_prediction_train": _predict_validated(wv, b, Xtr),
+        "w": w,
+        "b": b,
+        "learning_rate": learning_rate,
+        "num_iterations": num_iterations,
+    }
