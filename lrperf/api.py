@@ -123,6 +123,8 @@ def _raise_non_finite(X, what):
 
 
 def _step_checked(step, w, b, X, Y):
+    # Callers run this under np.errstate(all="ignore"): a non-finite X or an
+    # overflow becomes one clear exception below, not a RuntimeWarning first.
     dw, db, cost = step(w, b, X, Y)
     dw = np.asarray(dw, dtype=np.float64)
     if not (math.isfinite(cost) and math.isfinite(db) and np.isfinite(dw).all()):
@@ -144,7 +146,8 @@ def propagate(w, b, X, Y, *, strategy="numpy"):
     dw has w's shape; db and cost are floats.
     """
     step, wv, bv, Xv, Yv = _validated(w, b, X, Y, strategy)
-    dw, db, cost = _step_checked(step, wv, bv, Xv, Yv)
+    with np.errstate(all="ignore"):
+        dw, db, cost = _step_checked(step, wv, bv, Xv, Yv)
     return {"dw": dw.reshape(w.shape), "db": db}, cost
 
 
@@ -167,6 +170,11 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
     if not (math.isfinite(lr) and lr >= 0.0):
         raise ValueError(f"learning_rate must be finite and >= 0, got {learning_rate!r}")
 
+    with np.errstate(all="ignore"):
+        return _descend(step, w.shape, wv, bv, Xv, Yv, num_iterations, lr, print_cost, callback)
+
+
+def _descend(step, shape, wv, bv, Xv, Yv, num_iterations, lr, print_cost, callback):
     costs = []
     if num_iterations == 0:
         dw, db, _ = _step_checked(step, wv, bv, Xv, Yv)
@@ -180,13 +188,14 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
                 print(f"Cost after iteration {i}: {cost:f}")
         if callback is not None:
             callback(i, cost)
-    params = {"w": wv.reshape(w.shape), "b": bv}
-    grads = {"dw": dw.reshape(w.shape), "db": db}
+    params = {"w": wv.reshape(shape), "b": bv}
+    grads = {"dw": dw.reshape(shape), "db": db}
     return params, grads, costs
 
 
 def _predict_validated(wv, bv, Xv):
-    Z = wv @ Xv + bv
+    with np.errstate(all="ignore"):
+        Z = wv @ Xv + bv
     if not np.isfinite(Z).all():
         _raise_non_finite(Xv, "w^T X + b")
     return (sigmoid(Z) > 0.5).astype(np.float64).reshape(1, -1)

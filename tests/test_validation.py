@@ -1,0 +1,174 @@
+"""Every bad input gets a ValueError/TypeError naming the argument, what was
+expected and what was given; inputs are never modified."""
+import numpy as np
+import pytest
+
+import lrperf
+from lrperf import api
+
+
+def good(n_x=3, m=4):
+    rng = np.random.default_rng(0)
+    return {
+        "w": rng.normal(size=(n_x, 1)),
+        "b": 0.5,
+        "X": rng.normal(size=(n_x, m)),
+        "Y": np.array([[0, 1, 1, 0]], dtype=np.float64)[:, :m],
+    }
+
+
+# (argument changed, bad value, exception, regex the message must match)
+BAD = [
+    ("X", np.ones(4), ValueError, r"X must be 2-D .*\(n_x, m\).*got 1-D shape \(4,\)"),
+    ("X", np.ones((3, 4, 1)), ValueError, r"X must be 2-D.*got 3-D"),
+    ("X", np.ones((3, 0)), ValueError, r"X must hold at least one example.*\(3, 0\)"),
+    ("X", [[1.0] * 4] * 3, TypeError, r"X must be a numpy.ndarray, got list"),
+    ("X", np.ones((3, 4), dtype=complex), TypeError, r"X must have a real numeric dtype.*complex128"),
+    ("X", np.array([["a"] * 4] * 3), TypeError, r"X must have a real numeric dtype.*<U1"),
+    ("X", np.ones((3, 4), dtype=object), TypeError, r"X must have a real numeric dtype.*object"),
+    ("X", np.ones((5, 4)), ValueError, r"w must have n_x = 5 entries to match X's 5 rows, got shape \(3, 1\)"),
+    ("X", np.ones((3, 5)), ValueError, r"Y must have m = 5 labels to match X's 5 columns, got shape \(1, 4\)"),
+    ("Y", np.array([[0], [1], [1], [0]], dtype=float), ValueError,
+     r"Y must be a row of shape \(1, 4\) or 1-D \(4,\), got a column of shape \(4, 1\)"),
+    ("Y", np.array([[0, 1, 2, 0]]), ValueError, r"Y must contain only labels 0 and 1, got also \[2.0\]"),
+    ("Y", np.array([[0, 1, 0.5, np.nan]]), ValueError, r"Y must contain only labels 0 and 1, got also \[0.5, nan\]"),
+    ("Y", np.array([[0, 1, 1]]), ValueError, r"Y must have m = 4 labels.*got shape \(1, 3\)"),
+    ("Y", np.ones((2, 4)), ValueError, r"Y must have shape \(1, 4\) or \(4,\), got shape \(2, 4\)"),
+    ("Y", np.array([[0, 1, 1, 0]], dtype=complex), TypeError, r"Y must have a real numeric dtype.*complex"),
+    ("Y", [0, 1, 1, 0], TypeError, r"Y must be a numpy.ndarray, got list"),
+    ("w", np.ones((1, 3)), ValueError, r"w must be a column of shape \(3, 1\) or 1-D \(3,\), got a row of shape \(1, 3\)"),
+    ("w", np.ones((4, 1)), ValueError, r"w must have n_x = 3 entries.*got shape \(4, 1\)"),
+    ("w", np.ones((3, 2)), ValueError, r"w must have shape \(3, 1\) or \(3,\), got shape \(3, 2\)"),
+    ("w", np.array([[1.0], [np.inf], [0.0]]), ValueError, r"w must contain only finite values"),
+    ("w", np.array([[1.0], [np.nan], [0.0]]), ValueError, r"w must contain only finite values"),
+    ("w", [1.0, 2.0, 3.0], TypeError, r"w must be a numpy.ndarray, got list"),
+    ("w", np.ones((3, 1), dtype=complex), TypeError, r"w must have a real numeric dtype"),
+    ("b", float("nan"), ValueError, r"b must be finite, got nan"),
+    ("b", float("inf"), ValueError, r"b must be finite, got inf"),
+    ("b", 1 + 2j, TypeError, r"b must be a real number \(float\), got complex"),
+    ("b", "0.5", TypeError, r"b must be a real number \(float\), got str '0.5'"),
+    ("b", np.ones(2), TypeError, r"b must be a real number.*shape \(2,\)"),
+]
+
+
+@pytest.mark.parametrize("arg, value, exc, pattern", BAD, ids=[f"{a}-{i}" for i, (a, *_) in enumerate(BAD)])
+@pytest.mark.parametrize("entry", ["propagate", "optimize"])
+def test_bad_input(entry, arg, value, exc, pattern):
+    kwargs = good()
+    kwargs[arg] = value
+    with pytest.raises(exc, match=pattern):
+        getattr(lrperf, entry)(**kwargs)
+
+
+@pytest.mark.parametrize("arg, value, exc, pattern",
+                         [case for case in BAD if case[0] != "Y" and "labels to match" not in case[3]])
+def test_bad_input_predict(arg, value, exc, pattern):
+    kwargs = good()
+    kwargs.pop("Y")
+    kwargs[arg] = value
+    with pytest.raises(exc, match=pattern):
+        lrperf.predict(**kwargs)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [(0, 0), (2, 3), (1, 2)])
+def test_non_finite_X_found_from_results(strategy, value, where):
+    kwargs = good()
+    kwargs["w"] = np.zeros((3, 1))  # 0 * inf is nan: still caught
+    X = kwargs["X"].copy()
+    X[where] = value
+    kwargs["X"] = X
+    pattern = rf"X must contain only finite values, got {value} at X\[{where[0]}, {where[1]}\]"
+    with pytest.raises(ValueError, match=pattern):
+        lrperf.propagate(**kwargs, strategy=strategy)
+    with pytest.raises(ValueError, match=pattern):
+        lrperf.optimize(**kwargs, num_iterations=3, strategy=strategy)
+
+
+def test_non_finite_X_in_predict():
+    kwargs = good()
+    kwargs["X"][1, 1] = np.nan
+    kwargs.pop("Y")
+    with pytest.raises(ValueError, match=r"X must contain only finite values, got nan at X\[1, 1\]"):
+        lrperf.predict(**kwargs)
+
+
+def test_overflow_is_reported_not_returned(strategy):
+    # z = +-inf on confidently wrong labels: an infinite cost, not a silent inf.
+    X = np.array([[1e300, -1e300]])
+    with pytest.raises(FloatingPointError, match="overflowed"):
+        lrperf.propagate(np.array([1e10]), 0.0, X, np.array([0, 1]), strategy=strategy)
+
+
+@pytest.mark.parametrize("name, exc, pattern", [
+    ("fortran", ValueError, r"strategy must be one of \['python_loops', 'example_loop', 'numpy', 'numba'"),
+    (None, TypeError, r"strategy must be a str naming one of .*got NoneType None"),
+    (3, TypeError, r"strategy must be a str.*got int 3"),
+])
+def test_unknown_strategy_lists_valid_names(name, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        lrperf.propagate(**good(), strategy=name)
+    with pytest.raises(exc, match=pattern):
+        lrperf.optimize(**good(), strategy=name)
+
+
+@pytest.mark.parametrize("kw, value, exc, pattern", [
+    ("num_iterations", -1, ValueError, r"num_iterations must be >= 0, got -1"),
+    ("num_iterations", 2.5, TypeError, r"num_iterations must be an int, got float 2.5"),
+    ("learning_rate", "fast", TypeError, r"learning_rate must be a real number, got str"),
+    ("learning_rate", float("nan"), ValueError, r"learning_rate must be finite and >= 0, got nan"),
+    ("learning_rate", -0.1, ValueError, r"learning_rate must be finite and >= 0, got -0.1"),
+])
+def test_bad_optimize_arguments(kw, value, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        lrperf.optimize(**good(), **{kw: value})
+
+
+def test_model_checks_both_sets():
+    g = good()
+    with pytest.raises(ValueError, match=r"X_test must have n_x = 3 rows like X_train, got shape \(4, 4\)"):
+        lrperf.model(g["X"], g["Y"], np.ones((4, 4)), g["Y"])
+    with pytest.raises(ValueError, match=r"Y_test must contain only labels 0 and 1"):
+        lrperf.model(g["X"], g["Y"], g["X"], g["Y"] * 3)
+    with pytest.raises(ValueError, match=r"Y_train must be a row of shape \(1, 4\)"):
+        lrperf.model(g["X"], g["Y"].T, g["X"], g["Y"])
+    with pytest.raises(ValueError, match=r"X_train must hold at least one example"):
+        lrperf.model(np.ones((3, 0)), np.ones((1, 0)), g["X"], g["Y"])
+
+
+def test_inputs_never_modified(strategy):
+    g = good()
+    g["X"] = np.asfortranarray(g["X"])
+    for arr in (g["w"], g["X"], g["Y"]):
+        arr.flags.writeable = False  # a write would raise
+    before = {k: np.copy(v) for k, v in g.items()}
+    lrperf.propagate(**g, strategy=strategy)
+    params, grads, _ = lrperf.optimize(**g, num_iterations=3, learning_rate=0.5, strategy=strategy)
+    lrperf.model(g["X"], g["Y"], g["X"], g["Y"], num_iterations=3, strategy=strategy)
+    lrperf.predict(g["w"], g["b"], g["X"])
+    for k, v in before.items():
+        np.testing.assert_array_equal(g[k], v)
+    assert not np.shares_memory(params["w"], g["w"])
+    assert not np.array_equal(params["w"], g["w"])
+
+
+def test_float64_X_is_not_copied(strategy):
+    import tracemalloc
+
+    X = np.random.default_rng(0).normal(size=(300, 3000))  # 7.2 MB
+    Y = (np.arange(3000) % 2).astype(float)
+    lrperf.propagate(np.zeros(300), 0.0, X[:, :2], Y[:2], strategy=strategy)  # compile first
+    tracemalloc.start()
+    try:
+        lrperf.propagate(np.zeros(300), 0.0, X, Y, strategy=strategy)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 8, f"peak {peak} bytes for X of {X.nbytes} bytes"
+
+
+def test_validation_is_in_one_place():
+    # The step runs on what _validated returns: float64 X passes through as is.
+    X = np.asfortranarray(np.ones((2, 3)))
+    step, wv, bv, Xv, Yv = api._validated(np.ones(2), 0, X, np.ones(3), "numpy")
+    assert Xv is X and wv.shape == (2,) and Yv.shape == (3,) and isinstance(bv, float)
