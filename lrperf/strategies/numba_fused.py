@@ -1,0 +1,315 @@
+"""One pass over X per step: a fused, multi-threaded Numba kernel.
+
+The ``numpy`` strategy reads X twice (w @ X, then X @ dZ); on data larger
+than the caches that second read is half the cost.  Here each example's
+dot product, sigmoid, loss and its share of dw are computed while the example
+is still in cache, so X comes from memory once per step.
+
+The loop order follows the layout:
+
+* columns contiguous (Fortran order, the course's layout): per pair of
+  examples, dot with w, then dw += x * dz on the same columns (two columns of
+  4096 features are 64 KB, still in L1/L2 when the second loop runs);
+* rows contiguous (C order): tiles of ``block`` examples; z for the tile
+  row by row, then dw row by row over the same tile, which is still in cache;
+  the z pass of the next tile runs in the same loop as the dw pass of this
+  one, and rows a little ahead are prefetched (see PREFETCH_ROWS).
+
+Examples are split into one fixed chunk per thread (depends only on m and the
+thread count), each thread accumulates into its own row of a
+(threads, n_x) array, and the rows are added in thread order: the same
+thread count gives bit-identical results.
+
+Numerics: only the dot products are compiled with ``fastmath={"reassoc"}``
+(what lets LLVM vectorize a reduction: a sum in several SIMD lanes, as BLAS
+does); the sigmoid and the loss are the shared ``numerics`` functions, compiled
+without fast-math.  Indexing is through slices and ``range`` loop variables
+on purpose: an index like ``X[j, s + k]`` with an arbitrary ``s`` makes Numba
+emit a negative-index check per element, which blocks vectorization (measured
+4-5x slower).
+"""
+import numba as nb
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ..numerics import loss_jit, sigmoid_jit
+
+RANK = 50
+DESCRIPTION = "fused one-pass Numba kernel (reads X once), multi-threaded"
+
+# Examples per C-order tile (read from memory in the z pass, re-read from
+# cache in the dw pass).  Measured, 1 thread, best of 7 ms per step (separate
+# runs on the shared machine):
+#   4096 x 20000:  16 / 32 / 64 / 128 examples: 50 / 33 / 38 / 51 ms
+#   12288 x 209:    8 / 16 / 32 / 64 examples: 2.5 / 2.3 / 1.2 / 1.5 ms
+# Shorter row segments cost more per element than the cache they save.
+TILE_EXAMPLES = 32
+# Rows ahead that the C-order kernel prefetches: its row segments are only
+# tile-width long (256 bytes), too short for the hardware prefetcher to get
+# going.  At 4096 x 20000, 64-wide tiles: 54 ms without, 40 ms with it.
+PREFETCH_ROWS = 64
+_ALIGN = 8  # doubles per 64-byte cache line: chunk and row padding
+
+
+@intrinsic
+def _prefetch(typingctx, row, idx):
+    """Hint the cache line of row[idx] into cache; never changes a result."""
+    if not (isinstance(row, types.Array) and row.ndim == 1 and isinstance(idx, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        # read, keep in all cache levels, data cache
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(row, idx), codegen
+
+
+@nb.njit(cache=True)
+def _prefetch_segment(X, r, s, e):
+    row = X[r]
+    for c in range(s, e, _ALIGN):
+        _prefetch(row, c)
+    _prefetch(row, e - 1)
+
+
+# reassoc (only): LLVM may split the sum over SIMD lanes.  Deterministic for a
+# given build; the order differs from BLAS's only by rounding.
+@nb.njit(fastmath={"reassoc"}, cache=True)
+def _dot(a, b, n):
+    s = 0.0
+    for j in range(n):
+        s += a[j] * b[j]
+    return s
+
+
+@nb.njit(fastmath={"reassoc"}, cache=True)
+def _dot2(w, x0, x1, n):
+    s0 = 0.0
+    s1 = 0.0
+    for j in range(n):
+        wj = w[j]
+        s0 += wj * x0[j]
+        s1 += wj * x1[j]
+    return s0, s1
+
+
+@nb.njit(fastmath={"reassoc"}, cache=True)
+def _dot4(x0, x1, x2, x3, y, n):
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    for k in range(n):
+        yk = y[k]
+        s0 += x0[k] * yk
+        s1 += x1[k] * yk
+        s2 += x2[k] * yk
+        s3 += x3[k] * yk
+    return s0, s1, s2, s3
+
+
+@nb.njit(cache=True)
+def _axpy(y, a, x, n):
+    for j in range(n):
+        y[j] += a * x[j]
+
+
+@nb.njit(cache=True)
+def _axpy2(y, a0, x0, a1, x1, n):
+    for j in range(n):
+        y[j] += a0 * x0[j] + a1 * x1[j]
+
+
+@nb.njit(cache=True)
+def _axpy4(z, w0, x0, w1, x1, w2, x2, w3, x3, n):
+    # Four rows per sweep over z: a quarter of z's loads and stores, and four
+    # memory streams in flight instead of one.
+    for k in range(n):
+        z[k] += (w0 * x0[k] + w1 * x1[k]) + (w2 * x2[k] + w3 * x3[k])
+
+
+@nb.njit(cache=True)
+def _pad(n):
+    return (n + _ALIGN - 1) // _ALIGN * _ALIGN
+
+
+@nb.njit(cache=True)
+def _chunk(m, nthreads):
+    # One chunk per thread, a whole number of cache lines of a C-order row.
+    return _pad((m + nthreads - 1) // nthreads)
+
+
+@nb.njit(cache=True)
+def _reduce(dws, sums, n_x, m):
+    # Fixed order, thread 0 first: the result depends only on the thread count.
+    dw = np.zeros(n_x)
+    db = 0.0
+    cost = 0.0
+    for t in range(dws.shape[0]):
+        row = dws[t]
+        for j in range(n_x):
+            dw[j] += row[j]
+        db += sums[t, 0]
+        cost += sums[t, 1]
+    for j in range(n_x):
+        dw[j] /= m
+    return dw, db / m, cost / m
+
+
+# Takes X.T (m, n_x), whose rows are the examples: a column X[:, i] of an
+# F-ordered X is typed as a 1-D 'F' array by Numba and its dot ran at half the
+# speed (measured), and an X of shape (n_x, 1) would be typed 'C' and compile
+# this kernel a second time.
+@nb.njit(parallel=True, cache=True)
+def _step_columns(w, b, XT, Y, nthreads, row):
+    m, n_x = XT.shape
+    dws = np.zeros((nthreads, row))
+    sums = np.zeros((nthreads, 2))
+    chunk = _chunk(m, nthreads)
+    for t in nb.prange(nthreads):
+        lo = min(m, t * chunk)
+        hi = min(m, lo + chunk)
+        acc = dws[t]
+        db = 0.0
+        cost = 0.0
+        # Two examples per sweep: w and this thread's dw row go through the
+        # core once per pair (measured 15% faster than one at a time).
+        i = lo
+        while i + 1 < hi:
+            x0 = XT[i]
+            x1 = XT[i + 1]
+            z0, z1 = _dot2(w, x0, x1, n_x)
+            z0 += b
+            z1 += b
+            y0 = Y[i]
+            y1 = Y[i + 1]
+            cost += loss_jit(z0, y0)
+            cost += loss_jit(z1, y1)
+            d0 = sigmoid_jit(z0) - y0
+            d1 = sigmoid_jit(z1) - y1
+            db += d0
+            db += d1
+            _axpy2(acc, d0, x0, d1, x1, n_x)
+            i += 2
+        if i < hi:
+            x = XT[i]
+            z = _dot(w, x, n_x) + b
+            y = Y[i]
+            cost += loss_jit(z, y)
+            dz = sigmoid_jit(z) - y
+            db += dz
+            _axpy(acc, dz, x, n_x)
+        sums[t, 0] = db
+        sums[t, 1] = cost
+    return _reduce(dws, sums, n_x, m)
+
+
+@nb.njit(cache=True)
+def _tile_z(z, w, b, X, s, e, n4):
+    """z = w^T X[:, s:e] + b, four rows per sweep."""
+    k = e - s
+    for c in range(k):
+        z[c] = 0.0
+    for j in range(0, n4, 4):
+        _axpy4(z, w[j], X[j, s:e], w[j + 1], X[j + 1, s:e],
+               w[j + 2], X[j + 2, s:e], w[j + 3], X[j + 3, s:e], k)
+    for j in range(n4, X.shape[0]):
+        _axpy(z, w[j], X[j, s:e], k)
+    for c in range(k):
+        z[c] += b
+
+
+@nb.njit(cache=True)
+def _tile_dz(z, Y, s, e):
+    """Turn z into dz in place; returns the tile's (sum of dz, sum of losses)."""
+    db = 0.0
+    cost = 0.0
+    for c in range(e - s):
+        y = Y[s + c]
+        cost += loss_jit(z[c], y)
+        dz = sigmoid_jit(z[c]) - y
+        db += dz
+        z[c] = dz
+    return db, cost
+
+
+@nb.njit(parallel=True, cache=True)
+def _step_tiles(w, b, X, Y, nthreads, row, block, ahead):
+    n_x, m = X.shape
+    dws = np.zeros((nthreads, row))
+    sums = np.zeros((nthreads, 2))
+    zs = np.empty((nthreads, 2, _pad(block)))
+    chunk = _chunk(m, nthreads)
+    n4 = n_x // 4 * 4
+    for t in nb.prange(nthreads):
+        lo = min(m, t * chunk)
+        hi = min(m, lo + chunk)
+        acc = dws[t]
+        db = 0.0
+        cost = 0.0
+        if lo < hi:
+            # Software pipeline: while the dw pass walks the current tile
+            # (in cache), the same loop computes z for the next tile (from
+            # memory), so memory reads overlap the in-cache work instead of
+            # alternating with it.
+            cur = zs[t, 0]
+            nxt = zs[t, 1]
+            s = lo
+            e = min(hi, s + block)
+            _tile_z(cur, w, b, X, s, e, n4)
+            while s < hi:
+                tdb, tcost = _tile_dz(cur, Y, s, e)
+                db += tdb
+                cost += tcost
+                k = e - s
+                s2 = e
+                e2 = min(hi, s2 + block)
+                k2 = e2 - s2
+                if k2 > 0:
+                    for c in range(k2):
+                        nxt[c] = 0.0
+                for j in range(0, n4, 4):
+                    if k2 > 0:
+                        for r in range(j + ahead, min(j + ahead + 4, n_x)):
+                            _prefetch_segment(X, r, s2, e2)
+                        _axpy4(nxt, w[j], X[j, s2:e2], w[j + 1], X[j + 1, s2:e2],
+                               w[j + 2], X[j + 2, s2:e2], w[j + 3], X[j + 3, s2:e2], k2)
+                    s0, s1, s2_, s3 = _dot4(X[j, s:e], X[j + 1, s:e], X[j + 2, s:e],
+                                            X[j + 3, s:e], cur, k)
+                    acc[j] += s0
+                    acc[j + 1] += s1
+                    acc[j + 2] += s2_
+                    acc[j + 3] += s3
+                for j in range(n4, n_x):
+                    if k2 > 0:
+                        _axpy(nxt, w[j], X[j, s2:e2], k2)
+                    acc[j] += _dot(X[j, s:e], cur, k)
+                if k2 > 0:
+                    for c in range(k2):
+                        nxt[c] += b
+                cur, nxt = nxt, cur
+                s = s2
+                e = e2
+        sums[t, 0] = db
+        sums[t, 1] = cost
+    return _reduce(dws, sums, n_x, m)
+
+
+def numba_fused(w, b, X, Y):
+    nthreads = nb.get_num_threads()
+    n_x = X.shape[0]
+    row = _pad(n_x)  # rows padded to whole cache lines: no false sharing
+    if abs(X.strides[0]) <= abs(X.strides[1]):  # columns contiguous (or nearly)
+        return _step_columns(w, b, X.T, Y, nthreads, row)
+    return _step_tiles(w, b, X, Y, nthreads, row, TILE_EXAMPLES, PREFETCH_ROWS)

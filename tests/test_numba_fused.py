@@ -1,0 +1,174 @@
+"""Tests specific to the fused kernel: layouts, tiling, threads, determinism, memory.
+
+The reference is computed here from first principles with math.fsum (exactly
+rounded sums), not with lrperf code.
+"""
+import math
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+
+import numba
+import numpy as np
+import pytest
+
+import lrperf
+from lrperf.strategies import numba_fused as fused_module
+from lrperf.strategies.numba_fused import numba_fused
+
+MAX_THREADS = numba.config.NUMBA_NUM_THREADS
+
+
+def reference_step(w, b, X, Y):
+    """dw, db, cost of one step in float64 with exactly rounded sums."""
+    n_x, m = X.shape
+    rows = X.tolist()
+    columns = [[rows[j][i] for j in range(n_x)] for i in range(m)]
+    dz = []
+    losses = []
+    for i, x in enumerate(columns):
+        z = math.fsum([wj * xj for wj, xj in zip(w.tolist(), x)]) + b
+        a = 1.0 / (1.0 + math.exp(-z))  # |z| stays small in these tests
+        y = float(Y[i])
+        losses.append(-(y * math.log(a) + (1.0 - y) * math.log(1.0 - a)))
+        dz.append(a - y)
+    dw = [math.fsum([rows[j][i] * dz[i] for i in range(m)]) / m for j in range(n_x)]
+    return np.array(dw), math.fsum(dz) / m, math.fsum(losses) / m
+
+
+def problem(n_x, m, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_x, m))
+    Y = (rng.random(m) < 0.5).astype(np.float64)
+    w = rng.standard_normal(n_x) * (1.0 / math.sqrt(n_x))
+    return w, 0.25, X, Y
+
+
+@pytest.fixture
+def threads():
+    """Restore Numba's thread count after a test that changes it."""
+    previous = numba.get_num_threads()
+    yield
+    numba.set_num_threads(previous)
+
+
+def assert_matches(got, want):
+    dw, db, cost = got
+    np.testing.assert_allclose(dw, want[0], rtol=1e-9, atol=1e-15)
+    assert db == pytest.approx(want[1], rel=1e-9, abs=1e-15)
+    assert cost == pytest.approx(want[2], rel=1e-9)
+
+
+def layouts(X, Y):
+    """(name, X view, Y) with the same values as X in several memory layouts."""
+    n_x, m = X.shape
+    big = np.zeros((2 * n_x + 1, 3 * m + 2))
+    big[1::2, 2::3] = X
+    readonly = X.copy(order="F")  # a copy: asfortranarray may return X itself
+    readonly.setflags(write=False)
+    return [
+        ("C", np.ascontiguousarray(X), Y),
+        ("F", np.asfortranarray(X), Y),
+        ("strided", big[1::2, 2::3], Y),
+        ("strided-F", np.asfortranarray(big)[1::2, 2::3], Y),
+        ("reversed", np.ascontiguousarray(X[:, ::-1])[:, ::-1], Y),
+        ("read-only", readonly, Y),
+    ]
+
+
+# n_x not a multiple of 4 (kernels' 4-row tail), m not a multiple of 8 or of
+# the thread count (chunk tails), m smaller than the thread chunk.
+@pytest.mark.parametrize("n_x,m", [(37, 53), (8, 1), (1, 19), (130, 7)])
+def test_every_layout_matches_fsum_reference(n_x, m):
+    w, b, X, Y = problem(n_x, m)
+    want = reference_step(w, b, X, Y)
+    for name, Xv, Yv in layouts(X, Y):
+        assert_matches(numba_fused(w, b, Xv, Yv), want)
+
+
+def test_c_order_tiles_with_partial_last_tile(monkeypatch):
+    # Several tiles per thread and a partial last one, at the default tile
+    # width and at a width that is not a multiple of the cache-line padding.
+    w, b, X, Y = problem(21, 203, seed=1)
+    assert_matches(numba_fused(w, b, np.ascontiguousarray(X), Y), reference_step(w, b, X, Y))
+    monkeypatch.setattr(fused_module, "TILE_EXAMPLES", 5)
+    assert_matches(numba_fused(w, b, np.ascontiguousarray(X), Y), reference_step(w, b, X, Y))
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_same_thread_count_is_bit_identical(order, threads):
+    w, b, X, Y = problem(300, 2001, seed=2)
+    X = np.asarray(X, order=order)
+    numba.set_num_threads(min(2, MAX_THREADS))
+    first = numba_fused(w, b, X, Y)
+    for _ in range(3):
+        again = numba_fused(w, b, X, Y)
+        assert np.array_equal(again[0], first[0])
+        assert again[1] == first[1] and again[2] == first[2]
+
+
+@pytest.mark.skipif(MAX_THREADS < 2, reason="needs 2 Numba threads")
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_one_and_two_threads_agree(order, threads):
+    w, b, X, Y = problem(257, 3001, seed=3)
+    X = np.asarray(X, order=order)
+    numba.set_num_threads(1)
+    one = numba_fused(w, b, X, Y)
+    numba.set_num_threads(2)
+    two = numba_fused(w, b, X, Y)
+    np.testing.assert_allclose(two[0], one[0], rtol=1e-9, atol=1e-15)
+    assert two[1] == pytest.approx(one[1], rel=1e-9, abs=1e-15)
+    assert two[2] == pytest.approx(one[2], rel=1e-9)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_propagate_allocates_nothing_like_X(order):
+    # tracemalloc sees NumPy's allocations (the API layer, any copy of X).
+    w, b, X, Y = problem(512, 4000, seed=4)
+    X = np.asarray(X, order=order)
+    lrperf.propagate(w, b, X, Y, strategy="numba_fused")  # compile / load outside the trace
+    tracemalloc.start()
+    try:
+        lrperf.propagate(w, b, X, Y, strategy="numba_fused")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 20
+
+
+def test_kernel_peak_memory_stays_far_below_X():
+    # Numba's own allocations bypass tracemalloc, so measure the process's
+    # peak resident memory in a fresh interpreter around one call on a 256 MB X.
+    script = textwrap.dedent("""
+        import resource, numpy as np
+        from lrperf.strategies.numba_fused import numba_fused
+        n_x, m = 2048, 16384
+        w = np.full(n_x, 1e-3); Y = (np.arange(m) % 2).astype(float)
+        for order in "CF":  # compile or load both kernels first
+            numba_fused(w, 0.0, np.ones((n_x, 9), order=order), Y[:9])
+        out = []
+        for order in "CF":
+            X = np.ones((n_x, m), order=order)
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            numba_fused(w, 0.0, X, Y)
+            after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            out.append((after - before) * 1024 / X.nbytes)
+            del X
+        print(*out)
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    growth = [float(v) for v in run.stdout.split()]
+    assert len(growth) == 2
+    assert max(growth) < 0.05, f"peak RSS grew by {growth} of X.nbytes (C, F)"
+
+
+def test_does_not_modify_inputs():
+    w, b, X, Y = problem(40, 90, seed=5)
+    copies = [a.copy() for a in (w, X, Y)]
+    numba_fused(w, b, X, Y)
+    numba_fused(w, b, np.asfortranarray(X), Y)
+    for before, after in zip(copies, (w, X, Y)):
+        assert np.array_equal(before, after)
