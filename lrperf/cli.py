@@ -96,6 +96,11 @@ def build_parser():
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the synthetic data (default: 0)")
     p.set_defaults(func=cmd_train)
+
+    from . import study  # `lrperf study` (issue 3)
+    study.add_parser(sub)
+    from . import report  # `lrperf report` (issue 4)
+    report.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,42 @@
+"""asv benchmark suite of lrperf (``asv run``, ``lrperf study``).
+
+Modules: ``step`` (one ``propagate``: time, peak memory, bandwidth; 100-step
+``optimize``), ``first_call`` (compilation / cache-load cost), ``hardware``
+(memory read bandwidth and the machine description), ``common`` (grid, threads,
+data, skip estimates; no benchmarks).
+
+Contracts that readers of the results (``lrperf.report``) rely on
+-----------------------------------------------------------------
+* Grid benchmarks have ``param_names`` ``["strategy", "n_x", "m", "layout",
+  "threads"]``; strategies are ``list(lrperf.STRATEGIES)`` at import time, so
+  a new strategy module is benchmarked with no change here.  ``layout`` is
+  "C" or "F" (X's memory order); ``threads`` is 1 and the core count
+  (``numba.config.NUMBA_NUM_THREADS``): Numba's threads and the BLAS/OpenMP
+  pools (threadpoolctl) are set together.  asv stores param values as
+  ``repr`` strings (``"'numba'"``, ``"12288"``): read them with
+  ``ast.literal_eval``.
+* ``step.Step.time_propagate`` (s, one call), ``step.Optimize.time_optimize``
+  (s, 100 iterations), ``step.Step.peakmem_propagate`` (bytes, peak RSS of the
+  benchmark process: includes X and the interpreter),
+  ``step.Step.track_bandwidth`` (unit "GB/s": bytes of X / median time of one
+  call).
+* ``hardware.track_read_bandwidth`` (unit "GB/s", param ``threads``): the
+  machine's measured read bandwidth, a parallel sum over 256 MB
+  (``lrperf.machine.read_bandwidth``).
+* ``hardware.track_machine_info``: one param, ``machine``, whose single value
+  is ``json.dumps(lrperf.machine.machine_info(), sort_keys=True)`` (cpu,
+  cores, numba_threads, blas, blas_threads, numpy, numba, python); decode
+  with ``json.loads(ast.literal_eval(params[0][0]))``.  Its value is the core
+  count.
+* ``first_call.FirstCall.timeraw_first_call`` (s), params ``strategy`` and
+  ``cache`` ("cold": empty Numba cache dir, "warm": filled by a previous
+  process): the first ``propagate`` in a fresh interpreter.
+* Skipped points (estimated call time over a bound, see ``common.MAX_CALL_S``
+  and ``MAX_OPTIMIZE_CALL_S``) are NaN in the results; failures are null.
+* ``LRPERF_BENCH_GRID`` selects the grid: unset or "full" (n_x 12..12288,
+  m 13..3344, the cat data's 12288 x 209 included), "quick" (n_x 12, 12288 x
+  m 13, 209: what ``lrperf study --quick`` runs) or "tiny" (2 x 2 small
+  sizes, seconds to run: CI and the report's fixture).
+
+Numba compilation never falls in a timing: setup runs the step once first.
+"""

@@ -1,0 +1,183 @@
+"""Grid, thread control, data and cost estimates shared by the suite's modules.
+
+Nothing here is a benchmark: asv only collects names starting with time_,
+timeraw_, peakmem_, mem_ or track_.
+"""
+import math
+import os
+import time
+
+import numba
+import numpy as np
+
+import lrperf
+from lrperf.datasets import synthetic
+
+GRIDS = {
+    # From tiny (in L1) to out of cache (L3 here is 32 MiB): X is 8 * n_x * m
+    # bytes, 1.2 KB up to 329 MB.  12288 x 209 is the cat training set.
+    "full": {"n_x": [12, 192, 3072, 12288], "m": [13, 209, 836, 3344]},
+    # `lrperf study --quick`: tiny to the cat data's size, about 2 minutes.
+    "quick": {"n_x": [12, 12288], "m": [13, 209]},
+    # Seconds to run: for CI and the report's committed results fixture.
+    "tiny": {"n_x": [16, 128], "m": [13, 209]},
+}
+
+
+def grid_name():
+    name = os.environ.get("LRPERF_BENCH_GRID", "").strip().lower() or "full"
+    if name not in GRIDS:
+        raise ValueError(
+            f"LRPERF_BENCH_GRID must be one of {sorted(GRIDS)} (or unset for 'full'), "
+            f"got {os.environ['LRPERF_BENCH_GRID']!r}"
+        )
+    return name
+
+
+GRID = GRIDS[grid_name()]
+STRATEGY_NAMES = list(lrperf.STRATEGIES)
+LAYOUTS = ["C", "F"]
+CORES = numba.config.NUMBA_NUM_THREADS
+THREADS = sorted({1, CORES})
+
+# Bounds on the estimated time of one propagate call; points above are
+# skipped (NotImplementedError in setup), which keeps the full suite within
+# about 15 minutes on a 2-core machine.
+MAX_CALL_S = 1.0        # time_propagate, peakmem_propagate, track_bandwidth
+MAX_OPTIMIZE_CALL_S = 0.05  # time_optimize: 100 calls a sample
+
+
+def _load_serial_numba():
+    """Compile or load serial Numba strategies here, before asv forks a process per point.
+
+    Each fork would otherwise load them from the on-disk cache again (about
+    0.3 s a point).  Parallel ones are left alone: a process that has run
+    OpenMP threads must not fork.
+    """
+    from numba.core.registry import CPUDispatcher
+    for fn in lrperf.STRATEGIES.values():
+        if isinstance(fn, CPUDispatcher) and not fn.targetoptions.get("parallel"):
+            for order in LAYOUTS:
+                X, Y = synthetic(4, 3, order=order)
+                fn(np.zeros(4), 0.0, X, Y.reshape(-1))
+
+
+_load_serial_numba()
+
+_limiter = None
+_threads_set = None
+
+
+def set_threads(threads):
+    """Numba's threads and the BLAS/OpenMP pools, set together (idempotent)."""
+    global _limiter, _threads_set
+    if _threads_set == threads:
+        return
+    numba.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise NotImplementedError("threadpoolctl is not installed: cannot set BLAS threads")
+    _limiter = threadpool_limits(limits=threads)
+    _threads_set = threads
+
+
+def _timed_call(step, w, X, Y):
+    t0 = time.perf_counter()
+    step(w, 0.0, X, Y)
+    return time.perf_counter() - t0
+
+
+_cost_model = {}
+
+
+def _fastest_call(strategy, n_x, m, layout):
+    X, Y = synthetic(n_x, m, order=layout, seed=1)
+    Y = Y.reshape(-1)
+    w = np.zeros(n_x)
+    step = lrperf.STRATEGIES[strategy]
+    step(w, 0.0, X, Y)  # compiles or loads the cache
+    return min(_timed_call(step, w, X, Y) for _ in range(5))
+
+
+def estimated_call(strategy, layout, n_x, m):
+    """Seconds for one call, from the fastest of 5 calls at 8 x 8 and at 128 x 128.
+
+    A fixed cost per call (thread wake-up, dispatch) plus a cost per element:
+    extrapolating the 128 x 128 time alone by size would charge the fixed
+    cost once per 16384 elements.
+    """
+    key = (strategy, layout)
+    if key not in _cost_model:
+        t_small = _fastest_call(strategy, 8, 8, layout)
+        t_big = _fastest_call(strategy, 128, 128, layout)
+        per_element = max(t_big - t_small, 0.0) / (128 * 128 - 8 * 8)
+        _cost_model[key] = (t_small, per_element)
+    fixed, per_element = _cost_model[key]
+    return fixed + per_element * n_x * m
+
+
+def _check(strategy, n_x, m, how, seconds, limit, bound):
+    if seconds > limit:
+        raise NotImplementedError(
+            f"skipped: {strategy} at {n_x} x {m} takes about {seconds:.2g} s a call "
+            f"({how}), over the bound of {bound} s")
+
+
+class Point:
+    """One grid point, set up once per process: data, warm-up, measured call time.
+
+    Skips (NotImplementedError) when one call would take longer than
+    ``max_call_s``, checked three times, each dearer and more accurate:
+    small calls extrapolated by size (noisy on a busy machine: only 10x the
+    bound skips), the first m/8 columns of X (1.5x), then the whole of X,
+    which also faults X's pages in.  Small calls miss cache misses, strides
+    and BLAS thread wake-ups.
+    """
+
+    def __init__(self, strategy, n_x, m, layout, threads, max_call_s):
+        set_threads(threads)
+        bound = max_call_s
+        _check(strategy, n_x, m, "extrapolated from 128 x 128",
+               estimated_call(strategy, layout, n_x, m), 10 * bound, bound)
+        self.X, Y = synthetic(n_x, m, order=layout, seed=0)
+        self.Y = Y.reshape(m)
+        self.w = np.zeros(n_x)
+        self.strategy = strategy
+        k = max(32, m // 8)
+        if k < m:
+            # A copy in X's layout: a strided view has another Numba type
+            # and would time a compilation.
+            head = np.array(self.X[:, :k], order=layout)
+            probe = self._measure(head, self.Y[:k].copy(), m / k, 1.5 * bound)
+            del head
+            _check(strategy, n_x, m, f"measured on {k} columns", probe * m / k,
+                   1.5 * bound, bound)
+        self.call_s = self._measure(self.X, self.Y, 1.0, bound)
+        _check(strategy, n_x, m, "measured", self.call_s, bound, bound)
+
+    def _measure(self, X, Y, scale, limit):
+        """One call's time; a short call over the limit is retried (scheduling jitter)."""
+        t = _timed_call(self.propagate, self.w, X, Y)
+        if t * scale > limit and t < 0.1:
+            t = min(t, _timed_call(self.propagate, self.w, X, Y),
+                    _timed_call(self.propagate, self.w, X, Y))
+        return t
+
+    def propagate(self, w, b, X, Y):
+        return lrperf.propagate(w, b, X, Y, strategy=self.strategy)
+
+    def calls_for(self, seconds, lo, hi):
+        return max(lo, min(hi, math.ceil(seconds / max(self.call_s, 1e-9))))
+
+
+_points = {}
+
+
+def point(strategy, n_x, m, layout, threads, max_call_s):
+    """The memoized Point: asv may re-run setup before every sample."""
+    key = (strategy, n_x, m, layout, threads, max_call_s)
+    if key not in _points:
+        _points.clear()  # one point alive at a time bounds memory
+        _points[key] = Point(strategy, n_x, m, layout, threads, max_call_s)
+    return _points[key]

@@ -1,0 +1,215 @@
+"""``lrperf study``: run the asv suite on the working tree, then build the report.
+
+The suite (``benchmarks/``, configured by ``asv.conf.json``) runs in the
+current Python against the lrperf importable here (the working tree, for an
+editable install); results are recorded under the commit hash of HEAD.
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+GRIDS = ("full", "quick", "tiny")
+
+
+def find_repo_root(start=None):
+    """The source checkout holding asv.conf.json: from ``start`` (cwd) upwards, else beside lrperf."""
+    here = Path(start or os.getcwd()).resolve()
+    candidates = [here, *here.parents, Path(__file__).resolve().parents[1]]
+    for folder in candidates:
+        if (folder / "asv.conf.json").is_file() and (folder / "benchmarks").is_dir():
+            return folder
+    raise FileNotFoundError(
+        "lrperf study needs a source checkout of lrperf (asv.conf.json and benchmarks/), "
+        f"none found in {here} or its parents, nor beside the installed package"
+    )
+
+
+def _asv():
+    try:
+        import asv  # noqa: F401
+        from asv import util
+    except ImportError:
+        raise ImportError("lrperf study needs asv: pip install 'lrperf[bench]'") from None
+    return util
+
+
+def _git(repo_root, *args):
+    try:
+        out = subprocess.run(["git", *args], cwd=repo_root, check=True,
+                             capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise FileNotFoundError(
+            f"lrperf study records results under a git commit: `git {' '.join(args)}` "
+            f"failed in {repo_root} ({exc})") from None
+    return out.stdout.strip()
+
+
+def write_config(repo_root, results_dir, folder):
+    """A copy of asv.conf.json with absolute paths and ``results_dir``; returns its path."""
+    util = _asv()
+    conf = util.load_json(str(repo_root / "asv.conf.json"), js_comments=True)
+    for key in ("env_dir", "html_dir"):
+        conf[key] = str((repo_root / conf[key]).resolve())
+    conf["repo"] = str(repo_root)
+    conf["benchmark_dir"] = str(repo_root / conf.get("benchmark_dir", "benchmarks"))
+    conf["results_dir"] = str(Path(results_dir).resolve())
+    path = Path(folder) / "asv.conf.json"
+    path.write_text(json.dumps(conf, indent=2))
+    return path
+
+
+def ensure_machine_file(env):
+    """asv refuses to run before ``asv machine`` has described the machine."""
+    if not (Path(env.get("HOME", Path.home())) / ".asv-machine.json").is_file():
+        subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+
+
+class _Heartbeat:
+    """Copies asv's output; says the run is alive when asv is silent for a minute.
+
+    asv reports a benchmark when all its grid points are done, minutes apart.
+    """
+
+    def __init__(self, stream, every=60.0):
+        self.stream = stream
+        self.start = time.perf_counter()
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.last = self.start
+        self.thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self.thread.start()
+
+    def write(self, line):
+        with self.lock:
+            self.stream.write(line)
+            self.stream.flush()
+            self.last = time.perf_counter()
+
+    def _run(self, every):
+        while not self.done.wait(5.0):
+            now = time.perf_counter()
+            if now - self.last >= every:
+                self.write(f"      ... still running, {(now - self.start) / 60:.1f} min elapsed\n")
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+
+
+def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", bench=None,
+              show_stderr=False, stream=None):
+    """Run the asv suite on the working tree; returns the results folder.
+
+    ``grid`` is LRPERF_BENCH_GRID ("full", "quick" or "tiny"); ``bench`` an asv
+    ``-b`` regular expression; ``show_stderr`` shows the benchmarks' output
+    (why points were skipped).  asv's own output (its progress) goes to
+    ``stream`` (stdout).
+    """
+    if grid not in GRIDS:
+        raise ValueError(f"grid must be one of {GRIDS}, got {grid!r}")
+    stream = stream if stream is not None else sys.stdout
+    repo_root = Path(repo_root) if repo_root is not None else find_repo_root()
+    results_dir = Path(results_dir) if results_dir is not None else repo_root / ".asv" / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    commit = _git(repo_root, "rev-parse", "HEAD")
+    if _git(repo_root, "status", "--porcelain", "--untracked-files=no"):
+        print(f"note: the working tree has uncommitted changes; its results are recorded "
+              f"under HEAD {commit[:8]}", file=stream, flush=True)
+    env = dict(os.environ, LRPERF_BENCH_GRID=grid)
+    ensure_machine_file(env)
+    with tempfile.TemporaryDirectory(prefix="lrperf-study-") as tmp:
+        config = write_config(repo_root, results_dir, tmp)
+        cmd = [sys.executable, "-m", "asv", "run", "--config", str(config), "--python=same",
+               "--set-commit-hash", commit, "--launch-method", "forkserver"]
+        if quick:
+            cmd.append("--quick")
+        if bench:
+            cmd += ["--bench", bench]
+        if show_stderr:
+            cmd.append("--show-stderr")
+        print(f"running the benchmark suite ({grid} grid{', quick' if quick else ''}) "
+              f"on the working tree at {repo_root}", file=stream, flush=True)
+        beat = _Heartbeat(stream)
+        try:
+            with subprocess.Popen(cmd, cwd=repo_root, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+                for line in proc.stdout:
+                    beat.write(line)
+            code = proc.returncode
+        finally:
+            beat.stop()
+    # asv exits non-zero when some benchmark failed; the others are saved.
+    if not any(results_dir.glob(f"*/{commit[:8]}-*.json")):
+        raise RuntimeError(f"asv run failed (exit status {code}) and wrote no results "
+                           f"to {results_dir}")
+    if code != 0:
+        print(f"warning: asv run exited with status {code}: some benchmarks failed "
+              f"(see above); the others are saved", file=stream, flush=True)
+    return results_dir
+
+
+def publish_html(repo_root, results_dir):
+    """asv's own HTML pages (``asv preview`` serves them); returns the folder."""
+    with tempfile.TemporaryDirectory(prefix="lrperf-study-") as tmp:
+        config = write_config(repo_root, results_dir, tmp)
+        subprocess.run([sys.executable, "-m", "asv", "publish", "--config", str(config)],
+                       cwd=repo_root, check=True, stdout=subprocess.DEVNULL)
+        return Path(json.loads(Path(config).read_text())["html_dir"])
+
+
+def cmd_study(args):
+    repo_root = find_repo_root()
+    t0 = time.perf_counter()
+    grid = args.grid or ("quick" if args.quick else "full")
+    try:
+        results_dir = run_suite(repo_root, args.results, quick=args.quick, grid=grid,
+                                bench=args.bench, show_stderr=args.verbose)
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        print(f"lrperf study: error: {exc}", file=sys.stderr)
+        return 1
+    elapsed = time.perf_counter() - t0
+    print(f"suite: {elapsed:.0f} s, results in {results_dir}", flush=True)
+    try:
+        from lrperf.report import build_report  # lazily: pandas, matplotlib
+    except ImportError as exc:
+        print(f"lrperf study: error: cannot build the report ({exc})", file=sys.stderr)
+        return 1
+    print(f"building the report from {results_dir}", flush=True)
+    report_dir = build_report(results_dir, args.out)
+    html_dir = publish_html(repo_root, results_dir)
+    print(f"results: {results_dir}")
+    print(f"report:  {report_dir}")
+    print(f"asv html: {html_dir} (serve it with `asv preview`)")
+    return 0
+
+
+def add_parser(subparsers):
+    p = subparsers.add_parser(
+        "study", help="benchmark every strategy (asv) and write the report",
+        description="Run the asv benchmark suite (benchmarks/) on the working tree in this "
+                    "Python, record the results under HEAD's commit hash, then build the "
+                    "report from them.  The full grid takes about 15 minutes on 2 cores; "
+                    "--quick (one timed call per point, 4 sizes) about 2.  For history "
+                    "across commits use `asv run` directly (see asv.conf.json).")
+    p.add_argument("--quick", action="store_true",
+                   help="one timed call per point (asv --quick): checks the suite, rough numbers")
+    p.add_argument("--results", metavar="DIR", type=Path, default=None,
+                   help="asv results folder (default: .asv/results in the checkout)")
+    p.add_argument("--out", metavar="DIR", type=Path, default=Path("reports"),
+                   help="where the report goes (default: reports/)")
+    p.add_argument("--grid", choices=GRIDS, default=None,
+                   help="size grid: full (default; n_x 12..12288 x m 13..3344), quick "
+                        "(default with --quick; n_x 12, 12288 x m 13, 209: the cat data's "
+                        "size) or tiny (2 x 2 small sizes, seconds)")
+    p.add_argument("--bench", metavar="REGEX", default=None,
+                   help="only benchmarks matching this regular expression (asv -b)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="show the benchmarks' own output, e.g. why a point was skipped")
+    p.set_defaults(func=cmd_study)
+    return p

@@ -1,0 +1,161 @@
+"""The asv suite: it passes ``asv check`` and a quick tiny-grid run gives results that parse."""
+import ast
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numba
+import pytest
+
+import lrperf
+from lrperf import study
+
+asv = pytest.importorskip("asv", reason="the bench extra (asv) is not installed")
+from asv.results import Results  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+GRID_PARAMS = ["strategy", "n_x", "m", "layout", "threads"]
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A fresh HOME: no ~/.asv-machine.json, as on a new machine."""
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("HOME", str(path))
+    return path
+
+
+def test_asv_check_passes(tmp_path, home):
+    config = study.write_config(REPO, tmp_path / "results", tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-m", "asv", "check", "--config", str(config), "--python=same"],
+        cwd=REPO, env=dict(os.environ, LRPERF_BENCH_GRID="tiny"),
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "No problems found" in out.stdout
+
+
+@pytest.fixture(scope="module")
+def tiny_results(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("asv")
+    home = tmp / "home"
+    home.mkdir()
+    old_home = os.environ.get("HOME")
+    os.environ["HOME"] = str(home)
+    log = tmp / "asv.log"
+    try:
+        with open(log, "w") as stream:
+            results_dir = study.run_suite(REPO, tmp / "results", quick=True, grid="tiny",
+                                          stream=stream)
+    finally:
+        if old_home is None:
+            del os.environ["HOME"]
+        else:
+            os.environ["HOME"] = old_home
+    assert (home / ".asv-machine.json").is_file(), "the machine file was not created"
+    files = [p for p in results_dir.glob("*/*.json") if p.name != "machine.json"]
+    assert len(files) == 1, (files, log.read_text()[-3000:])
+    return Results.load(str(files[0])), log.read_text()
+
+
+def _grid_values(results, name):
+    """{param tuple: value} of a grid benchmark, params decoded from asv's reprs."""
+    params = results.get_result_params(name)
+    values = results.get_result_value(name, params)
+    decoded = [[ast.literal_eval(v) for v in axis] for axis in params]
+    return decoded, dict(zip(itertools.product(*decoded), values))
+
+
+@pytest.mark.parametrize("name", ["step.Step.time_propagate", "step.Optimize.time_optimize",
+                                  "step.Step.peakmem_propagate", "step.Step.track_bandwidth"])
+def test_grid_benchmarks_cover_every_strategy(tiny_results, name):
+    results, log = tiny_results
+    axes, values = _grid_values(results, name)
+    assert axes[0] == list(lrperf.STRATEGIES)
+    assert len(axes[1]) == 2 and len(axes[2]) == 2  # the tiny grid: 2 x 2 sizes
+    assert axes[3] == ["C", "F"]
+    assert axes[4] == sorted({1, numba.config.NUMBA_NUM_THREADS})
+    assert len(values) == math.prod(map(len, axes))
+    # At tiny sizes nothing is slow enough to be skipped: every point measured.
+    bad = {k: v for k, v in values.items() if v is None or not (v > 0 and math.isfinite(v))}
+    assert not bad, (bad, log[-3000:])
+
+
+def test_param_names_follow_the_contract():
+    out = subprocess.run(
+        [sys.executable, "-c",
+         "import json, benchmarks.step as s; "
+         "print(json.dumps([s.Step.param_names, s.Optimize.param_names]))"],
+        cwd=REPO, env=dict(os.environ, LRPERF_BENCH_GRID="tiny"),
+        capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == [GRID_PARAMS, GRID_PARAMS]
+
+
+def test_bandwidth_is_bytes_over_time(tiny_results):
+    results, _ = tiny_results
+    _, times = _grid_values(results, "step.Step.time_propagate")
+    _, rates = _grid_values(results, "step.Step.track_bandwidth")
+    # Separate measurements of the same call: agree within a generous factor
+    # (quick mode times a single call; the machine is shared).
+    for (strategy, n_x, m, layout, threads), t in times.items():
+        if strategy == "numpy" and n_x * m > 10_000:
+            expected = 8 * n_x * m / t / 1e9
+            got = rates[(strategy, n_x, m, layout, threads)]
+            assert expected / 20 < got < expected * 20
+
+
+def test_machine_is_recorded(tiny_results):
+    results, _ = tiny_results
+    params = results.get_result_params("hardware.track_machine_info")
+    info = json.loads(ast.literal_eval(params[0][0]))
+    assert info["cores"] == os.cpu_count()
+    assert info["numpy"] == __import__("numpy").__version__
+    assert info["numba"] == numba.__version__
+    assert "cpu" in info and "blas" in info and "blas_threads" in info
+    rb_params = results.get_result_params("hardware.track_read_bandwidth")
+    rates = results.get_result_value("hardware.track_read_bandwidth", rb_params)
+    assert [ast.literal_eval(v) for v in rb_params[0]] == sorted({1, numba.config.NUMBA_NUM_THREADS})
+    assert all(r is not None and r > 0.1 for r in rates), rates
+
+
+def test_first_call_is_recorded_cold_and_warm(tiny_results):
+    results, log = tiny_results
+    axes, values = _grid_values(results, "first_call.FirstCall.timeraw_first_call")
+    assert axes == [list(lrperf.STRATEGIES), ["cold", "warm"]]
+    assert all(v is not None and v > 0 for v in values.values()), (values, log[-3000:])
+
+
+def test_slow_points_are_skipped():
+    # In a subprocess: a Point sets the process's Numba and BLAS threads.
+    code = ("from benchmarks import common\n"
+            "try:\n"
+            "    common.Point('python_loops', 64, 64, 'C', 1, max_call_s=1e-9)\n"
+            "except NotImplementedError as exc:\n"
+            "    print('skipped:', exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, check=True)
+    assert "skipped:" in out.stdout and "over the bound of 1e-09 s" in out.stdout
+
+
+def test_unknown_grid_is_refused():
+    out = subprocess.run([sys.executable, "-c", "import benchmarks.common"], cwd=REPO,
+                         env=dict(os.environ, LRPERF_BENCH_GRID="huge"),
+                         capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "LRPERF_BENCH_GRID must be one of" in out.stderr and "'huge'" in out.stderr
+
+
+def test_study_refuses_unknown_grid(tmp_path):
+    with pytest.raises(ValueError, match="grid must be one of"):
+        study.run_suite(REPO, tmp_path, grid="huge")
+
+
+def test_study_needs_a_checkout(tmp_path, monkeypatch):
+    monkeypatch.setattr(study, "__file__", str(tmp_path / "lrperf" / "study.py"))
+    with pytest.raises(FileNotFoundError, match="asv.conf.json"):
+        study.find_repo_root(tmp_path)
