@@ -39,4 +39,7 @@ Contracts that readers of the results (``lrperf.report``) rely on
   sizes, seconds to run: CI and the report's fixture).
 
 Numba compilation never falls in a timing: setup runs the step once first.
+Setup also checks the point's result against the ``numpy`` strategy (as
+perfplot does): a strategy that computes the wrong thing fails (null), it is
+not timed.
 """

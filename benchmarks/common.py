@@ -155,6 +155,17 @@ class Point:
                    1.5 * bound, bound)
         self.call_s = self._measure(self.X, self.Y, 1.0, bound)
         _check(strategy, n_x, m, "measured", self.call_s, bound, bound)
+        self._check_equal_to_numpy()
+
+    def _check_equal_to_numpy(self):
+        """As perfplot does: a point whose result is wrong fails instead of timing."""
+        w = np.random.default_rng(2).normal(size=self.X.shape[0]) / np.sqrt(self.X.shape[0])
+        got, cost = self.propagate(w, 0.1, self.X, self.Y)
+        ref, ref_cost = lrperf.propagate(w, 0.1, self.X, self.Y, strategy="numpy")
+        np.testing.assert_allclose(got["dw"], ref["dw"], rtol=1e-9, atol=1e-12,
+                                   err_msg=f"{self.strategy} disagrees with numpy")
+        np.testing.assert_allclose([got["db"], cost], [ref["db"], ref_cost], rtol=1e-9,
+                                   err_msg=f"{self.strategy} disagrees with numpy")
 
     def _measure(self, X, Y, scale, limit):
         """One call's time; a short call over the limit is retried (scheduling jitter)."""

@@ -142,6 +142,24 @@ def test_slow_points_are_skipped():
     assert "skipped:" in out.stdout and "over the bound of 1e-09 s" in out.stdout
 
 
+def test_a_wrong_strategy_fails_its_point():
+    # perfplot's rule: a strategy that computes the wrong thing is not timed.
+    code = ("import lrperf\n"
+            "from benchmarks import common\n"
+            "right = lrperf.STRATEGIES['numba']\n"
+            "def wrong(w, b, X, Y):\n"
+            "    dw, db, cost = right(w, b, X, Y)\n"
+            "    return dw * (1 + 1e-6), db, cost\n"
+            "lrperf.STRATEGIES['numba'] = wrong\n"
+            "try:\n"
+            "    common.Point('numba', 32, 40, 'F', 1, max_call_s=10.0)\n"
+            "except AssertionError as exc:\n"
+            "    print('failed:', exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                         text=True, check=True)
+    assert "failed:" in out.stdout and "numba disagrees with numpy" in out.stdout
+
+
 def test_unknown_grid_is_refused():
     out = subprocess.run([sys.executable, "-c", "import benchmarks.common"], cwd=REPO,
                          env=dict(os.environ, LRPERF_BENCH_GRID="huge"),
