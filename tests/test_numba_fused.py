@@ -79,8 +79,15 @@ def layouts(X, Y):
 
 # n_x not a multiple of 4 (kernels' 4-row tail), m not a multiple of 8 or of
 # the thread count (chunk tails), m smaller than the thread chunk.
+@pytest.fixture(params=["tiles", "rows"])
+def c_kernel(request, monkeypatch):
+    """Both C-order kernels: tiles (X beyond the cache) and whole rows (X in it)."""
+    monkeypatch.setattr(fused_module, "CACHE_BYTES", 0 if request.param == "tiles" else 1 << 62)
+    return request.param
+
+
 @pytest.mark.parametrize("n_x,m", [(37, 53), (8, 1), (1, 19), (130, 7)])
-def test_every_layout_matches_fsum_reference(n_x, m):
+def test_every_layout_matches_fsum_reference(n_x, m, c_kernel):
     w, b, X, Y = problem(n_x, m)
     want = reference_step(w, b, X, Y)
     for name, Xv, Yv in layouts(X, Y):
@@ -88,6 +95,7 @@ def test_every_layout_matches_fsum_reference(n_x, m):
 
 
 def test_c_order_tiles_with_partial_last_tile(monkeypatch):
+    monkeypatch.setattr(fused_module, "CACHE_BYTES", 0)
     # Several tiles per thread and a partial last one, at the default tile
     # width and at a width that is not a multiple of the cache-line padding.
     w, b, X, Y = problem(21, 203, seed=1)
@@ -97,7 +105,7 @@ def test_c_order_tiles_with_partial_last_tile(monkeypatch):
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_same_thread_count_is_bit_identical(order, threads):
+def test_same_thread_count_is_bit_identical(order, threads, c_kernel):
     w, b, X, Y = problem(300, 2001, seed=2)
     X = np.asarray(X, order=order)
     numba.set_num_threads(min(2, MAX_THREADS))
@@ -110,7 +118,7 @@ def test_same_thread_count_is_bit_identical(order, threads):
 
 @pytest.mark.skipif(MAX_THREADS < 2, reason="needs 2 Numba threads")
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_one_and_two_threads_agree(order, threads):
+def test_one_and_two_threads_agree(order, threads, c_kernel):
     w, b, X, Y = problem(257, 3001, seed=3)
     X = np.asarray(X, order=order)
     numba.set_num_threads(1)
@@ -123,7 +131,7 @@ def test_one_and_two_threads_agree(order, threads):
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_propagate_allocates_nothing_like_X(order):
+def test_propagate_allocates_nothing_like_X(order, c_kernel):
     # tracemalloc sees NumPy's allocations (the API layer, any copy of X).
     w, b, X, Y = problem(512, 4000, seed=4)
     X = np.asarray(X, order=order)

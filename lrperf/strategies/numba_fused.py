@@ -10,10 +10,13 @@ The loop order follows the layout:
 * columns contiguous (Fortran order, the course's layout): per pair of
   examples, dot with w, then dw += x * dz on the same columns (two columns of
   4096 features are 64 KB, still in L1/L2 when the second loop runs);
-* rows contiguous (C order): tiles of ``block`` examples; z for the tile
+* rows contiguous (C order) and X larger than the last-level cache: tiles
+  of ``block`` examples; z for the tile
   row by row, then dw row by row over the same tile, which is still in cache;
   the z pass of the next tile runs in the same loop as the dw pass of this
-  one, and rows a little ahead are prefetched (see PREFETCH_ROWS).
+  one, and rows a little ahead are prefetched (see PREFETCH_ROWS);
+* rows contiguous and X within the last-level cache (CACHE_BYTES): whole
+  rows, z then dw; the second pass reads X from cache, not memory.
 
 Examples are split into one fixed chunk per thread (depends only on m and the
 thread count), each thread accumulates into its own row of a
@@ -306,10 +309,80 @@ def _step_tiles(w, b, X, Y, nthreads, row, block, ahead):
     return _reduce(dws, sums, n_x, m)
 
 
+@nb.njit(parallel=True, cache=True)
+def _step_rows(w, b, X, Y, nthreads):
+    """C order, X in cache: whole rows, z then dw, each thread a fixed block of rows."""
+    n_x, m = X.shape
+    zs = np.zeros((nthreads, m))
+    rows = (n_x + nthreads - 1) // nthreads
+    for t in nb.prange(nthreads):
+        lo = min(n_x, t * rows)
+        hi = min(n_x, lo + rows)
+        z = zs[t]
+        j = lo
+        while j + 4 <= hi:
+            _axpy4(z, w[j], X[j], w[j + 1], X[j + 1], w[j + 2], X[j + 2], w[j + 3], X[j + 3], m)
+            j += 4
+        while j < hi:
+            _axpy(z, w[j], X[j], m)
+            j += 1
+    dz = zs[0]
+    for t in range(1, nthreads):  # fixed order: same thread count, same bits
+        part = zs[t]
+        for i in range(m):
+            dz[i] += part[i]
+    db = 0.0
+    cost = 0.0
+    for i in range(m):
+        z = dz[i] + b
+        cost += loss_jit(z, Y[i])
+        d = sigmoid_jit(z) - Y[i]
+        db += d
+        dz[i] = d
+    dw = np.empty(n_x)
+    for t in nb.prange(nthreads):
+        lo = min(n_x, t * rows)
+        hi = min(n_x, lo + rows)
+        j = lo
+        while j + 4 <= hi:
+            s0, s1, s2, s3 = _dot4(X[j], X[j + 1], X[j + 2], X[j + 3], dz, m)
+            dw[j] = s0 / m
+            dw[j + 1] = s1 / m
+            dw[j + 2] = s2 / m
+            dw[j + 3] = s3 / m
+            j += 4
+        while j < hi:
+            dw[j] = _dot(X[j], dz, m) / m
+            j += 1
+    return dw, db / m, cost / m
+
+
+def _last_level_cache_bytes(default=8 << 20):
+    path = "/sys/devices/system/cpu/cpu0/cache/index3/size"
+    try:
+        with open(path) as f:
+            text = f.read().strip().upper()
+        scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
+        return int(text.rstrip("KM")) * scale
+    except (OSError, ValueError):
+        return default
+
+
+# C-ordered X up to this size is streamed as whole rows in two passes (z,
+# then dw): both passes are long contiguous reads, and the second one comes
+# from the last-level cache, not memory.  Above it, tiles read X once.
+# Measured at 12288 x 209 (20 MB), C order, 1 thread, median of 15:
+# tiles 0.97 ms, rows 0.72 ms, numpy 0.83 ms; at 4096 x 50000 (1.6 GB)
+# rows 96 ms, tiles 78 ms.
+CACHE_BYTES = _last_level_cache_bytes()
+
+
 def numba_fused(w, b, X, Y):
     nthreads = nb.get_num_threads()
     n_x = X.shape[0]
     row = _pad(n_x)  # rows padded to whole cache lines: no false sharing
     if abs(X.strides[0]) <= abs(X.strides[1]):  # columns contiguous (or nearly)
         return _step_columns(w, b, X.T, Y, nthreads, row)
+    if X.nbytes <= CACHE_BYTES:
+        return _step_rows(w, b, X, Y, nthreads)
     return _step_tiles(w, b, X, Y, nthreads, row, TILE_EXAMPLES, PREFETCH_ROWS)
