@@ -53,13 +53,18 @@ def default_layout(rows):
     return "C" if "C" in layouts or not layouts else sorted(layouts)[0]
 
 
-def table(rows, layout, threads):
-    """size x strategy table of values (median over shapes with the same size)."""
+def _select(rows, layout, threads):
     sel = rows
     if layout is not None and rows["layout"].notna().any():
         sel = sel[sel["layout"] == layout]
     if threads is not None and rows["threads"].notna().any():
         sel = sel[sel["threads"] == threads]
+    return sel
+
+
+def table(rows, layout, threads):
+    """size x strategy table of values (median over shapes with the same size)."""
+    sel = _select(rows, layout, threads)
     if sel.empty:
         return pd.DataFrame()
     return sel.pivot_table(index="size", columns="strategy", values="value", aggfunc="median")
@@ -67,11 +72,7 @@ def table(rows, layout, threads):
 
 def shape_table(rows, layout, threads):
     """(n_x, m) x strategy table of values: figures join points of equal n_x."""
-    sel = rows
-    if layout is not None and rows["layout"].notna().any():
-        sel = sel[sel["layout"] == layout]
-    if threads is not None and rows["threads"].notna().any():
-        sel = sel[sel["threads"] == threads]
+    sel = _select(rows, layout, threads)
     if sel.empty:
         return pd.DataFrame()
     return sel.pivot_table(index=["n_x", "m"], columns="strategy", values="value",
