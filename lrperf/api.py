@@ -122,12 +122,13 @@ def _raise_non_finite(X, what):
     )
 
 
-def _step_checked(step, w, b, X, Y):
+def _step_checked(step, w, b, X, Y, flags=None):
+    """One step and its O(n_x) finiteness check; ``flags``: a reusable bool buffer."""
     # Callers run this under np.errstate(all="ignore"): a non-finite X or an
     # overflow becomes one clear exception below, not a RuntimeWarning first.
     dw, db, cost = step(w, b, X, Y)
     dw = np.asarray(dw, dtype=np.float64)
-    if not (math.isfinite(cost) and math.isfinite(db) and np.isfinite(dw).all()):
+    if not (math.isfinite(cost) and math.isfinite(db) and np.isfinite(dw, out=flags).all()):
         _raise_non_finite(X, "the gradient")
     return dw, float(db), float(cost)
 
@@ -176,11 +177,15 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
 
 def _descend(step, shape, wv, bv, Xv, Yv, num_iterations, lr, print_cost, callback):
     costs = []
+    # Allocated once: the loop adds nothing per iteration beyond the step.
+    flags = np.empty(wv.shape, dtype=bool)
+    update = np.empty_like(wv)
     if num_iterations == 0:
-        dw, db, _ = _step_checked(step, wv, bv, Xv, Yv)
+        dw, db, _ = _step_checked(step, wv, bv, Xv, Yv, flags)
     for i in range(num_iterations):
-        dw, db, cost = _step_checked(step, wv, bv, Xv, Yv)
-        wv -= lr * dw
+        dw, db, cost = _step_checked(step, wv, bv, Xv, Yv, flags)
+        np.multiply(dw, lr, out=update)
+        wv -= update
         bv -= lr * db
         if i % 100 == 0:
             costs.append(cost)
