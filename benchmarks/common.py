@@ -4,41 +4,18 @@ Nothing here is a benchmark: asv only collects names starting with time_,
 timeraw_, peakmem_, mem_ or track_.
 """
 import math
-import os
-import time
 
-import numba
 import numpy as np
 
 import lrperf
+from lrperf import grid, measure
 from lrperf.datasets import synthetic
 
-GRIDS = {
-    # From tiny (in L1) to out of cache (L3 here is 32 MiB): X is 8 * n_x * m
-    # bytes, 1.2 KB up to 329 MB.  12288 x 209 is the cat training set.
-    "full": {"n_x": [12, 192, 3072, 12288], "m": [13, 209, 836, 3344]},
-    # `lrperf study --quick`: tiny to the cat data's size, about 2 minutes.
-    "quick": {"n_x": [12, 12288], "m": [13, 209]},
-    # Seconds to run: for CI and the report's committed results fixture.
-    "tiny": {"n_x": [16, 128], "m": [13, 209]},
-}
-
-
-def grid_name():
-    name = os.environ.get("LRPERF_BENCH_GRID", "").strip().lower() or "full"
-    if name not in GRIDS:
-        raise ValueError(
-            f"LRPERF_BENCH_GRID must be one of {sorted(GRIDS)} (or unset for 'full'), "
-            f"got {os.environ['LRPERF_BENCH_GRID']!r}"
-        )
-    return name
-
-
-GRID = GRIDS[grid_name()]
+GRID = grid.GRIDS[grid.grid_name()]
 STRATEGY_NAMES = list(lrperf.STRATEGIES)
-LAYOUTS = ["C", "F"]
-CORES = numba.config.NUMBA_NUM_THREADS
-THREADS = sorted({1, CORES})
+LAYOUTS = list(grid.LAYOUTS)
+DTYPES = list(grid.DTYPES)
+THREADS = grid.thread_counts()
 
 # Bounds on the estimated time of one propagate call; points above are
 # skipped (NotImplementedError in setup), which keeps the full suite within
@@ -54,63 +31,59 @@ def _load_serial_numba():
     0.3 s a point).  Parallel ones are left alone: a process that has run
     OpenMP threads must not fork.
     """
-    from numba.core.registry import CPUDispatcher
-    for fn in lrperf.STRATEGIES.values():
-        if isinstance(fn, CPUDispatcher) and not fn.targetoptions.get("parallel"):
+    for s in lrperf.STRATEGIES.values():
+        if s.available and s.device == "cpu" and not s.parallel:
             for order in LAYOUTS:
                 X, Y = synthetic(4, 3, order=order)
-                fn(np.zeros(4), 0.0, X, Y.reshape(-1))
+                s.step(np.zeros(4), 0.0, *s.prepared(X, Y.reshape(-1)))
 
 
 _load_serial_numba()
 
-_limiter = None
-_threads_set = None
+_threads = None
 
 
-def set_threads(threads):
-    """Numba's threads and the BLAS/OpenMP pools, set together (idempotent)."""
-    global _limiter, _threads_set
-    if _threads_set == threads:
+def set_threads(n):
+    """Numba's threads and the BLAS/OpenMP pools, set together for the rest of
+    this benchmark process (asv forks one per point)."""
+    global _threads
+    if _threads is not None and _threads[0] == n:
         return
-    numba.set_num_threads(threads)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        raise NotImplementedError("threadpoolctl is not installed: cannot set BLAS threads")
-    _limiter = threadpool_limits(limits=threads)
-    _threads_set = threads
+    if _threads is not None:
+        _threads[1].__exit__(None, None, None)
+    context = measure.threads(n)
+    context.__enter__()
+    _threads = (n, context)
 
 
 def _timed_call(step, w, X, Y):
-    t0 = time.perf_counter()
-    step(w, 0.0, X, Y)
-    return time.perf_counter() - t0
+    return measure.timed(lambda: step(w, 0.0, X, Y))
 
 
 _cost_model = {}
 
 
-def _fastest_call(strategy, n_x, m, layout):
-    X, Y = synthetic(n_x, m, order=layout, seed=1)
-    Y = Y.reshape(-1)
+def _fastest_call(strategy, n_x, m, layout, dtype):
+    X, Y = synthetic(n_x, m, order=layout, dtype=dtype, seed=1)
+    record = lrperf.STRATEGIES[strategy]
+    X, Y = record.prepared(X, Y.reshape(-1))
     w = np.zeros(n_x)
-    step = lrperf.STRATEGIES[strategy]
+    step = record.step
     step(w, 0.0, X, Y)  # compiles or loads the cache
     return min(_timed_call(step, w, X, Y) for _ in range(5))
 
 
-def estimated_call(strategy, layout, n_x, m):
+def estimated_call(strategy, layout, dtype, n_x, m):
     """Seconds for one call, from the fastest of 5 calls at 8 x 8 and at 128 x 128.
 
     A fixed cost per call (thread wake-up, dispatch) plus a cost per element:
     extrapolating the 128 x 128 time alone by size would charge the fixed
     cost once per 16384 elements.
     """
-    key = (strategy, layout)
+    key = (strategy, layout, dtype)
     if key not in _cost_model:
-        t_small = _fastest_call(strategy, 8, 8, layout)
-        t_big = _fastest_call(strategy, 128, 128, layout)
+        t_small = _fastest_call(strategy, 8, 8, layout, dtype)
+        t_big = _fastest_call(strategy, 128, 128, layout, dtype)
         per_element = max(t_big - t_small, 0.0) / (128 * 128 - 8 * 8)
         _cost_model[key] = (t_small, per_element)
     fixed, per_element = _cost_model[key]
@@ -135,12 +108,15 @@ class Point:
     and BLAS thread wake-ups.
     """
 
-    def __init__(self, strategy, n_x, m, layout, threads, max_call_s):
+    def __init__(self, strategy, n_x, m, layout, dtype, threads, max_call_s):
+        record = lrperf.STRATEGIES[strategy]
+        if not record.available:
+            raise NotImplementedError(f"skipped: {strategy} is unavailable: {record.unavailable}")
         set_threads(threads)
         bound = max_call_s
         _check(strategy, n_x, m, "extrapolated from 128 x 128",
-               estimated_call(strategy, layout, n_x, m), 10 * bound, bound)
-        self.X, Y = synthetic(n_x, m, order=layout, seed=0)
+               estimated_call(strategy, layout, dtype, n_x, m), 10 * bound, bound)
+        self.X, Y = synthetic(n_x, m, order=layout, dtype=dtype, seed=0)
         self.Y = Y.reshape(m)
         self.w = np.zeros(n_x)
         self.strategy = strategy
@@ -185,10 +161,10 @@ class Point:
 _points = {}
 
 
-def point(strategy, n_x, m, layout, threads, max_call_s):
+def point(strategy, n_x, m, layout, dtype, threads, max_call_s):
     """The memoized Point: asv may re-run setup before every sample."""
-    key = (strategy, n_x, m, layout, threads, max_call_s)
+    key = (strategy, n_x, m, layout, dtype, threads, max_call_s)
     if key not in _points:
         _points.clear()  # one point alive at a time bounds memory
-        _points[key] = Point(strategy, n_x, m, layout, threads, max_call_s)
+        _points[key] = Point(strategy, n_x, m, layout, dtype, threads, max_call_s)
     return _points[key]

@@ -1,45 +1,42 @@
 """The gradient step of every registered strategy over the size/layout/thread grid."""
 import statistics
-import time
 
 import lrperf
+from lrperf import grid, measure
 
-from .common import (GRID, LAYOUTS, MAX_CALL_S, MAX_OPTIMIZE_CALL_S, STRATEGY_NAMES,
+from .common import (DTYPES, GRID, LAYOUTS, MAX_CALL_S, MAX_OPTIMIZE_CALL_S, STRATEGY_NAMES,
                      THREADS, point)
 
 
 class _Grid:
-    params = [STRATEGY_NAMES, GRID["n_x"], GRID["m"], LAYOUTS, THREADS]
-    param_names = ["strategy", "n_x", "m", "layout", "threads"]
+    params = [STRATEGY_NAMES, list(GRID.n_x), list(GRID.m), LAYOUTS, DTYPES, THREADS]
+    param_names = list(grid.AXES)
     rounds = 1          # one process per point: the grid is long enough
     warmup_time = 0.0   # setup already compiled and ran the step once
     timeout = 120
     max_call_s = MAX_CALL_S
 
-    def setup(self, strategy, n_x, m, layout, threads):
-        self.p = point(strategy, n_x, m, layout, threads, self.max_call_s)
+    def setup(self, strategy, n_x, m, layout, dtype, threads):
+        self.p = point(strategy, n_x, m, layout, dtype, threads, self.max_call_s)
 
 
 class Step(_Grid):
     """One ``propagate``: time, peak memory and achieved bandwidth."""
     repeat = (3, 20, 1.0)   # at least 3 samples, at most 20 or about 1 s
 
-    def time_propagate(self, strategy, n_x, m, layout, threads):
+    def time_propagate(self, strategy, n_x, m, layout, dtype, threads):
         p = self.p
         p.propagate(p.w, 0.0, p.X, p.Y)
 
-    def peakmem_propagate(self, strategy, n_x, m, layout, threads):
+    def peakmem_propagate(self, strategy, n_x, m, layout, dtype, threads):
         p = self.p
         p.propagate(p.w, 0.0, p.X, p.Y)
 
-    def track_bandwidth(self, strategy, n_x, m, layout, threads):
+    def track_bandwidth(self, strategy, n_x, m, layout, dtype, threads):
         """Bytes of X read per second by one call (X read once = 1x), median."""
         p = self.p
-        times = []
-        for _ in range(p.calls_for(0.1, 3, 50)):
-            t0 = time.perf_counter()
-            p.propagate(p.w, 0.0, p.X, p.Y)
-            times.append(time.perf_counter() - t0)
+        times = [measure.timed(lambda: p.propagate(p.w, 0.0, p.X, p.Y))
+                 for _ in range(p.calls_for(0.1, 3, 50))]
         return p.X.nbytes / statistics.median(times) / 1e9
 
     track_bandwidth.unit = "GB/s"
@@ -51,7 +48,7 @@ class Optimize(_Grid):
     min_run_count = 1
     max_call_s = MAX_OPTIMIZE_CALL_S
 
-    def time_optimize(self, strategy, n_x, m, layout, threads):
+    def time_optimize(self, strategy, n_x, m, layout, dtype, threads):
         p = self.p
-        lrperf.optimize(p.w, 0.0, p.X, p.Y, num_iterations=100, learning_rate=0.009,
+        lrperf.optimize(p.w, 0.0, p.X, p.Y, num_iterations=grid.OPTIMIZE_ITERATIONS, learning_rate=0.009,
                         strategy=strategy)

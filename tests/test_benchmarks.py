@@ -18,7 +18,9 @@ asv = pytest.importorskip("asv", reason="the bench extra (asv) is not installed"
 from asv.results import Results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-GRID_PARAMS = ["strategy", "n_x", "m", "layout", "threads"]
+from lrperf.grid import AXES, DTYPES  # noqa: E402
+
+GRID_PARAMS = list(AXES)
 
 
 @pytest.fixture
@@ -79,7 +81,8 @@ def test_grid_benchmarks_cover_every_strategy(tiny_results, name):
     assert axes[0] == list(lrperf.STRATEGIES)
     assert len(axes[1]) == 2 and len(axes[2]) == 2  # the tiny grid: 2 x 2 sizes
     assert axes[3] == ["C", "F"]
-    assert axes[4] == sorted({1, numba.config.NUMBA_NUM_THREADS})
+    assert axes[4] == list(DTYPES)
+    assert axes[5] == sorted({1, numba.config.NUMBA_NUM_THREADS})
     assert len(values) == math.prod(map(len, axes))
     # At tiny sizes nothing is slow enough to be skipped: every point measured.
     bad = {k: v for k, v in values.items() if v is None or not (v > 0 and math.isfinite(v))}
@@ -102,10 +105,10 @@ def test_bandwidth_is_bytes_over_time(tiny_results):
     _, rates = _grid_values(results, "step.Step.track_bandwidth")
     # Separate measurements of the same call: agree within a generous factor
     # (quick mode times a single call; the machine is shared).
-    for (strategy, n_x, m, layout, threads), t in times.items():
+    for (strategy, n_x, m, layout, dtype, threads), t in times.items():
         if strategy == "numpy" and n_x * m > 10_000:
             expected = 8 * n_x * m / t / 1e9
-            got = rates[(strategy, n_x, m, layout, threads)]
+            got = rates[(strategy, n_x, m, layout, dtype, threads)]
             assert expected / 20 < got < expected * 20
 
 
@@ -134,7 +137,7 @@ def test_slow_points_are_skipped():
     # In a subprocess: a Point sets the process's Numba and BLAS threads.
     code = ("from benchmarks import common\n"
             "try:\n"
-            "    common.Point('python_loops', 64, 64, 'C', 1, max_call_s=1e-9)\n"
+            "    common.Point('python_loops', 64, 64, 'C', 'float64', 1, max_call_s=1e-9)\n"
             "except NotImplementedError as exc:\n"
             "    print('skipped:', exc)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
@@ -146,13 +149,14 @@ def test_a_wrong_strategy_fails_its_point():
     # perfplot's rule: a strategy that computes the wrong thing is not timed.
     code = ("import lrperf\n"
             "from benchmarks import common\n"
-            "right = lrperf.STRATEGIES['numba']\n"
+            "import dataclasses\n"
+            "right = lrperf.STRATEGIES['numba'].step\n"
             "def wrong(w, b, X, Y):\n"
             "    dw, db, cost = right(w, b, X, Y)\n"
             "    return dw * (1 + 1e-6), db, cost\n"
-            "lrperf.STRATEGIES['numba'] = wrong\n"
+            "lrperf.STRATEGIES['numba'] = dataclasses.replace(lrperf.STRATEGIES['numba'], step=wrong)\n"
             "try:\n"
-            "    common.Point('numba', 32, 40, 'F', 1, max_call_s=10.0)\n"
+            "    common.Point('numba', 32, 40, 'F', 'float64', 1, max_call_s=10.0)\n"
             "except AssertionError as exc:\n"
             "    print('failed:', exc)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,

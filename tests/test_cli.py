@@ -58,3 +58,14 @@ def test_help_explains():
     assert out.returncode == 0
     for option in ("--data", "--strategy", "--iterations", "--learning-rate"):
         assert option in out.stdout
+
+
+def test_import_from_the_checkouts_parent_folder(tmp_path):
+    # A user's clone is a folder named lrperf beside ../shared; from that parent
+    # folder a flat layout imported the clone itself as an empty namespace package.
+    from conftest import REPO_ROOT
+    (tmp_path / "lrperf").symlink_to(REPO_ROOT, target_is_directory=True)
+    out = subprocess.run([sys.executable, "-c", "import lrperf; print(lrperf.propagate.__name__)"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "propagate"

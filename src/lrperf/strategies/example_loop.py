@@ -3,11 +3,9 @@ import numpy as np
 
 from ..numerics import loss_scalar, sigmoid_scalar
 
-RANK = 20
-DESCRIPTION = "Python loop over examples, NumPy dot/axpy over features"
 
 
-def example_loop(w, b, X, Y):
+def step(w, b, X, Y):
     n_x, m = X.shape
     yl = Y.tolist()
     dw = np.zeros(n_x)

@@ -17,9 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
-GRID_PARAMS = ["strategy", "n_x", "m", "layout", "threads"]
-COLUMNS = ["machine", "commit", "date", "environment", "benchmark", "type", "strategy",
-           "n_x", "m", "layout", "threads", "params", "value", "unit", "ci_low", "ci_high",
+from ..grid import AXES
+
+GRID_PARAMS = list(AXES)
+# Results from before the dtype axis existed measured float64 X.
+AXIS_DEFAULTS = {"dtype": "float64"}
+COLUMNS = ["machine", "commit", "date", "environment", "benchmark", "type", *GRID_PARAMS,
+           "params", "value", "unit", "ci_low", "ci_high",
            "status", "renamed_from"]
 
 
@@ -96,7 +100,9 @@ def _describe(name, params, benchmarks, renames, present):
         renames[(name, tuple(present))] = (b.get("param_names") or [], b.get("unit", ""),
                                            kind, b["name"])
     else:
-        names = GRID_PARAMS if len(params) == len(GRID_PARAMS) else [
+        old_axes = [a for a in GRID_PARAMS if a not in AXIS_DEFAULTS]
+        names = GRID_PARAMS if len(params) == len(GRID_PARAMS) else old_axes if len(
+            params) == len(old_axes) else [
             f"param{i + 1}" for i in range(len(params))]
         _warn(f"benchmark {name!r} is not in benchmarks.json and matches no current "
               f"benchmark: kept, parameters read as {names}")
@@ -138,7 +144,8 @@ def _rows_of_file(path, machine_name, benchmarks, renames):
                 status = "ok"
             rows.append({
                 **base, "benchmark": renamed or name, "type": kind,
-                **{p: named.get(p) for p in GRID_PARAMS},
+                **{p: named.get(p, AXIS_DEFAULTS.get(p) if "strategy" in named else None)
+                   for p in GRID_PARAMS},
                 "params": json.dumps(named, sort_keys=True, default=str),
                 "value": _finite(value), "unit": unit, "ci_low": _finite(lo),
                 "ci_high": _finite(hi), "status": status,

@@ -6,14 +6,11 @@
 swapped in, so a crash leaves the previous report intact; asv's results are
 only read.
 """
-import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 import uuid
-import warnings
 from pathlib import Path
 
 from . import analysis as an
@@ -21,7 +18,7 @@ from . import writeup
 from .load import (NoResultsError, ReportWarning, asv_machines, load_results,
                    machine_description)
 
-__all__ = ["build_report", "add_parser", "load_results", "NoResultsError", "ReportWarning"]
+__all__ = ["build_report", "load_results", "NoResultsError", "ReportWarning"]
 
 
 def _safe_name(name):
@@ -153,51 +150,3 @@ def build_report(results_dir=".asv/results", out_dir="reports", history_size=Non
                      f"{len(rows)} points, figures: {', '.join(made) or 'none'}")
     _write_text_atomic(out_dir / "README.md", "\n".join(index) + "\n")
     return out_dir
-
-
-def _size(text):
-    try:
-        n_x, m = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected N_XxM such as 12288x209, got {text!r}") from None
-    return n_x, m
-
-
-def cmd_report(args):
-    # Skipped files are printed as plain lines (also when the report then fails).
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ReportWarning)
-        try:
-            out = build_report(args.results, args.out, history_size=args.history_size)
-        finally:
-            for w in caught:
-                if issubclass(w.category, ReportWarning):
-                    print(f"lrperf report: warning: {w.message}", file=sys.stderr)
-                else:
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    for folder in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        print(f"{folder}/: README.md, results.csv, "
-              + ", ".join(sorted(p.name for p in folder.glob("*.png"))))
-    print(f"report written: {out / 'README.md'}")
-    return 0
-
-
-def add_parser(subparsers):
-    p = subparsers.add_parser(
-        "report", help="turn asv results into tables, figures and a written study",
-        description="Load every asv result file (all machines, commits and environments) "
-                    "into one table and write, per machine, OUT/<machine>/ with results.csv, "
-                    "PNG figures (time against size, speedups, bandwidth against the "
-                    "measured read bandwidth, thread scaling, history across commits) and "
-                    "README.md stating the findings in numbers. Damaged result files are "
-                    "skipped with a warning; asv's results are never modified.")
-    p.add_argument("--results", default=".asv/results", metavar="DIR",
-                   help="asv results folder (default: .asv/results)")
-    p.add_argument("--out", default="reports", metavar="DIR",
-                   help="output folder, one subfolder per machine (default: reports)")
-    p.add_argument("--history-size", type=_size, default=None, metavar="N_XxM",
-                   help="grid point of the history figure, e.g. 12288x209 "
-                        "(default: the largest shape every strategy measured)")
-    p.set_defaults(func=cmd_report)
-    return p

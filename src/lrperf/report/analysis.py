@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pandas as pd
 
-BYTES_PER_ELEMENT = 8  # the suite times float64 X
+from ..grid import nbytes
 
 
 def _ok(frame):
@@ -44,7 +44,8 @@ def grid_values(frame, name):
     """Ok points of benchmark ``name`` with a size column (bytes of X)."""
     rows = _ok(frame[frame["benchmark"] == name]).copy()
     rows = rows[_has_grid(rows)]
-    rows["size"] = rows["n_x"].astype("int64") * rows["m"].astype("int64") * BYTES_PER_ELEMENT
+    rows["size"] = [nbytes(n, m, d or "float64") for n, m, d in
+                    zip(rows["n_x"], rows["m"], rows["dtype"])]
     return rows
 
 
@@ -81,11 +82,8 @@ def shape_table(rows, layout, threads):
 
 def strategy_order(frame, names):
     """Strategies in registry order (slowest first) where known, then the rest."""
-    try:
-        from lrperf import STRATEGIES
-        known = [s for s in STRATEGIES if s in names]
-    except ImportError:  # pragma: no cover - the report is part of lrperf
-        known = []
+    from ..registry import STRATEGIES
+    known = [s for s in STRATEGIES if s in names]
     return known + sorted(set(names) - set(known))
 
 

@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from .numerics import sigmoid
-from .strategies import get_strategy
+from .registry import get_strategy
 
 _REAL_KINDS = "biuf"
 
@@ -23,6 +23,15 @@ def _describe(value):
 
 
 def _check_ndarray(name, value):
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(
+            f"{name} must be a plain numpy.ndarray, got a masked array: masked values have "
+            f"no defined meaning in the step; pass {name}.filled(value) or drop the "
+            "masked examples")
+    if isinstance(value, np.ndarray) and type(value) is not np.ndarray:
+        raise TypeError(
+            f"{name} must be a plain numpy.ndarray, got the subclass "
+            f"{type(value).__module__}.{type(value).__name__}; pass np.asarray({name})")
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {_describe(value)}")
     if value.dtype.kind not in _REAL_KINDS:
@@ -44,8 +53,8 @@ def _as_X(X, name="X"):
         raise ValueError(f"{name} must hold at least one example (m >= 1), got shape {X.shape}")
     if n_x == 0:
         raise ValueError(f"{name} must have at least one feature (n_x >= 1), got shape {X.shape}")
-    # float64 in any layout is used as it is; anything else is converted once.
-    return X if X.dtype == np.float64 else X.astype(np.float64)
+    # Used as it is: the strategy's prepare() decides what it reads natively.
+    return X
 
 
 def _as_w(w, n_x):
@@ -134,10 +143,13 @@ def _step_checked(step, w, b, X, Y, flags=None):
 
 
 def _validated(w, b, X, Y, strategy):
-    step = get_strategy(strategy)
+    """The strategy's step and the inputs in the form it reads, once per call."""
+    record = get_strategy(strategy)
     Xv = _as_X(X)
     n_x, m = Xv.shape
-    return step, _as_w(w, n_x), _as_b(b), Xv, _as_Y(Y, m)
+    wv, bv, Yv = _as_w(w, n_x), _as_b(b), _as_Y(Y, m)
+    Xp, Yp = record.prepared(Xv, Yv)
+    return record.step, wv, bv, Xp, Yp
 
 
 def propagate(w, b, X, Y, *, strategy="numpy"):

@@ -83,7 +83,3 @@ def load_catvnoncat(data_dir):
                           y.astype(np.float64).reshape(1, -1))
     return Split(*arrays["train"], *arrays["test"], classes=classes)
 
-
-def default_data_dir():
-    """``../shared/data`` beside a source checkout, where the course files live."""
-    return Path(__file__).resolve().parents[2] / "shared" / "data"

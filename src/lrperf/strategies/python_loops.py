@@ -5,11 +5,9 @@ without copying X; all arithmetic is Python floats and the math module.
 """
 from ..numerics import loss_scalar, sigmoid_scalar
 
-RANK = 10
-DESCRIPTION = "pure-Python double loop (examples, then features), math module only"
 
 
-def python_loops(w, b, X, Y):
+def step(w, b, X, Y):
     n_x, m = X.shape
     x = memoryview(X)
     wl = w.tolist()

@@ -8,12 +8,10 @@ import numpy as np
 
 from ..numerics import loss_jit, sigmoid_jit
 
-RANK = 40
-DESCRIPTION = "the double loop, compiled with Numba (nopython, cache=True)"
 
 
 @nb.njit(cache=True)
-def numba(w, b, X, Y):
+def step(w, b, X, Y):
     n_x, m = X.shape
     dw = np.zeros(n_x)
     db = 0.0

@@ -38,10 +38,9 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from ..machine import last_level_cache_bytes
 from ..numerics import loss_jit, sigmoid_jit
 
-RANK = 50
-DESCRIPTION = "fused one-pass Numba kernel (reads X once), multi-threaded"
 
 # Examples per C-order tile (read from memory in the z pass, re-read from
 # cache in the dw pass).  Measured, 1 thread, best of 7 ms per step (separate
@@ -357,27 +356,16 @@ def _step_rows(w, b, X, Y, nthreads):
     return dw, db / m, cost / m
 
 
-def _last_level_cache_bytes(default=8 << 20):
-    path = "/sys/devices/system/cpu/cpu0/cache/index3/size"
-    try:
-        with open(path) as f:
-            text = f.read().strip().upper()
-        scale = {"K": 1 << 10, "M": 1 << 20}.get(text[-1:], 1)
-        return int(text.rstrip("KM")) * scale
-    except (OSError, ValueError):
-        return default
-
-
 # C-ordered X up to this size is streamed as whole rows in two passes (z,
 # then dw): both passes are long contiguous reads, and the second one comes
 # from the last-level cache, not memory.  Above it, tiles read X once.
 # Measured at 12288 x 209 (20 MB), C order, 1 thread, median of 15:
 # tiles 0.97 ms, rows 0.72 ms, numpy 0.83 ms; at 4096 x 50000 (1.6 GB)
 # rows 96 ms, tiles 78 ms.
-CACHE_BYTES = _last_level_cache_bytes()
+CACHE_BYTES = last_level_cache_bytes()
 
 
-def numba_fused(w, b, X, Y):
+def step(w, b, X, Y):
     nthreads = nb.get_num_threads()
     n_x = X.shape[0]
     row = _pad(n_x)  # rows padded to whole cache lines: no false sharing

@@ -13,19 +13,18 @@ import threading
 import time
 from pathlib import Path
 
-GRIDS = ("full", "quick", "tiny")
+from .grid import GRIDS
 
 
 def find_repo_root(start=None):
     """The source checkout holding asv.conf.json: from ``start`` (cwd) upwards, else beside lrperf."""
     here = Path(start or os.getcwd()).resolve()
-    candidates = [here, *here.parents, Path(__file__).resolve().parents[1]]
-    for folder in candidates:
+    for folder in (here, *here.parents):
         if (folder / "asv.conf.json").is_file() and (folder / "benchmarks").is_dir():
             return folder
     raise FileNotFoundError(
         "lrperf study needs a source checkout of lrperf (asv.conf.json and benchmarks/), "
-        f"none found in {here} or its parents, nor beside the installed package"
+        f"none found in {here} or its parents: run it inside a clone of the repository"
     )
 
 
@@ -161,55 +160,3 @@ def publish_html(repo_root, results_dir):
         subprocess.run([sys.executable, "-m", "asv", "publish", "--config", str(config)],
                        cwd=repo_root, check=True, stdout=subprocess.DEVNULL)
         return Path(json.loads(Path(config).read_text())["html_dir"])
-
-
-def cmd_study(args):
-    repo_root = find_repo_root()
-    t0 = time.perf_counter()
-    grid = args.grid or ("quick" if args.quick else "full")
-    try:
-        results_dir = run_suite(repo_root, args.results, quick=args.quick, grid=grid,
-                                bench=args.bench, show_stderr=args.verbose)
-    except (RuntimeError, subprocess.CalledProcessError) as exc:
-        print(f"lrperf study: error: {exc}", file=sys.stderr)
-        return 1
-    elapsed = time.perf_counter() - t0
-    print(f"suite: {elapsed:.0f} s, results in {results_dir}", flush=True)
-    try:
-        from lrperf.report import build_report  # lazily: pandas, matplotlib
-    except ImportError as exc:
-        print(f"lrperf study: error: cannot build the report ({exc})", file=sys.stderr)
-        return 1
-    print(f"building the report from {results_dir}", flush=True)
-    report_dir = build_report(results_dir, args.out)
-    html_dir = publish_html(repo_root, results_dir)
-    print(f"results: {results_dir}")
-    print(f"report:  {report_dir}")
-    print(f"asv html: {html_dir} (serve it with `asv preview`)")
-    return 0
-
-
-def add_parser(subparsers):
-    p = subparsers.add_parser(
-        "study", help="benchmark every strategy (asv) and write the report",
-        description="Run the asv benchmark suite (benchmarks/) on the working tree in this "
-                    "Python, record the results under HEAD's commit hash, then build the "
-                    "report from them.  The full grid takes about 15 minutes on 2 cores; "
-                    "--quick (one timed call per point, 4 sizes) about 2.  For history "
-                    "across commits use `asv run` directly (see asv.conf.json).")
-    p.add_argument("--quick", action="store_true",
-                   help="one timed call per point (asv --quick): checks the suite, rough numbers")
-    p.add_argument("--results", metavar="DIR", type=Path, default=None,
-                   help="asv results folder (default: .asv/results in the checkout)")
-    p.add_argument("--out", metavar="DIR", type=Path, default=Path("reports"),
-                   help="where the report goes (default: reports/)")
-    p.add_argument("--grid", choices=GRIDS, default=None,
-                   help="size grid: full (default; n_x 12..12288 x m 13..3344), quick "
-                        "(default with --quick; n_x 12, 12288 x m 13, 209: the cat data's "
-                        "size) or tiny (2 x 2 small sizes, seconds)")
-    p.add_argument("--bench", metavar="REGEX", default=None,
-                   help="only benchmarks matching this regular expression (asv -b)")
-    p.add_argument("-v", "--verbose", action="store_true",
-                   help="show the benchmarks' own output, e.g. why a point was skipped")
-    p.set_defaults(func=cmd_study)
-    return p

@@ -4,8 +4,10 @@
 a large array (the same access pattern a one-pass gradient step needs), so
 strategies can be reported as a share of it.
 """
+import functools
 import os
 import platform
+from pathlib import Path
 import statistics
 import time
 
@@ -80,15 +82,77 @@ def read_bandwidth(array=None, *, nbytes=1 << 30, repeats=5, threads=None):
     return flat.nbytes / statistics.median(times) / 1e9
 
 
-def _cpu_model():
+SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "neon", "asimd",
+              "sve")
+
+
+def _size_bytes(text):
+    text = text.strip().upper()
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:], 1)
+    return int(text.rstrip("KMG")) * scale
+
+
+def _count_cpus(cpu_list):
+    count = 0
+    for part in cpu_list.strip().split(","):
+        lo, _, hi = part.partition("-")
+        count += int(hi or lo) - int(lo) + 1
+    return count
+
+
+def cache_sizes():
+    """{"L1d"/"L2"/"L3": {"bytes": size of one cache, "shared_by": cpus}} of cpu0.
+
+    Read from Linux's sysfs: the running machine's own caches, per instance
+    (py-cpuinfo reports some of them summed over cores).  {} where unknown.
+    """
+    found = {}
+    root = Path("/sys/devices/system/cpu/cpu0/cache")
+    for index in sorted(root.glob("index*")):
+        try:
+            level = int((index / "level").read_text())
+            kind = (index / "type").read_text().strip()
+            size = _size_bytes((index / "size").read_text())
+            shared = _count_cpus((index / "shared_cpu_list").read_text())
+        except (OSError, ValueError):
+            continue
+        if kind == "Instruction":
+            continue
+        name = f"L{level}d" if kind == "Data" else f"L{level}"
+        found[name] = {"bytes": size, "shared_by": shared}
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_facts():
+    """CPU model, SIMD flags that matter, caches, cores and advertised clock."""
     try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        import cpuinfo
+        info = cpuinfo.get_cpu_info()
+    except Exception:  # py-cpuinfo missing or failing on an exotic platform
+        info = {}
+    flags = set(info.get("flags", ()))
+    caches = cache_sizes()
+    if not caches:
+        for name, key in (("L1d", "l1_data_cache_size"), ("L2", "l2_cache_size"),
+                          ("L3", "l3_cache_size")):
+            if isinstance(info.get(key), int):
+                caches[name] = {"bytes": info[key], "shared_by": None}
+    return {
+        "cpu": info.get("brand_raw") or platform.processor() or platform.machine(),
+        "arch": info.get("arch_string_raw") or platform.machine(),
+        "simd": [f for f in SIMD_FLAGS if f in flags],
+        "caches": caches,
+        "cores": os.cpu_count(),
+        "ghz_advertised": round(info["hz_advertised"][0] / 1e9, 3)
+        if info.get("hz_advertised") else None,
+    }
+
+
+def last_level_cache_bytes(default=8 << 20):
+    """Size of the largest cache (the last level) of this machine."""
+    caches = cpu_facts()["caches"]
+    return max((c["bytes"] for c in caches.values()), default=default)
 
 
 def blas_info():
@@ -105,10 +169,9 @@ def blas_info():
 
 
 def machine_info():
-    """CPU model, core count, BLAS and its threads, NumPy and Numba versions."""
+    """CPU facts (model, SIMD flags, caches, cores), BLAS and its threads, versions."""
     return {
-        "cpu": _cpu_model(),
-        "cores": os.cpu_count(),
+        **cpu_facts(),
         "numba_threads": nb.config.NUMBA_NUM_THREADS,
         **blas_info(),
         "numpy": np.__version__,

@@ -1,0 +1,74 @@
+"""The study's axes and named grids: the one schema the suite, the study, the
+report and the tests import.
+
+Adding an axis means adding it to ``AXES`` (and its values to the grids) here,
+then teaching the code that really differs (the benchmark's setup, a figure)
+what to do with it.
+"""
+import os
+from dataclasses import dataclass
+from typing import Tuple
+
+import numpy as np
+
+# Parameters of every grid benchmark, in asv's order.
+AXES = ("strategy", "n_x", "m", "layout", "dtype", "threads")
+LAYOUTS = ("C", "F")
+DTYPES = ("float64",)
+# What the speedups are measured against.
+BASELINES = ("python_loops", "numpy")
+# The course's cat/non-cat training set: marked on the figures.
+CAT_SHAPE = (12288, 209)
+GRID_ENV = "LRPERF_BENCH_GRID"
+
+# Exact names of the suite's benchmarks, as asv records them.
+BENCH_STEP = "step.Step.time_propagate"
+BENCH_BANDWIDTH = "step.Step.track_bandwidth"
+BENCH_PEAKMEM = "step.Step.peakmem_propagate"
+BENCH_OPTIMIZE = "step.Optimize.time_optimize"
+OPTIMIZE_ITERATIONS = 100
+BENCH_FIRST_CALL = "first_call.FirstCall.timeraw_first_call"
+BENCH_READ_BANDWIDTH = "hardware.track_read_bandwidth"
+
+
+@dataclass(frozen=True)
+class Grid:
+    n_x: Tuple[int, ...]
+    m: Tuple[int, ...]
+    description: str
+
+
+GRIDS = {
+    # 1.2 KB (in L1) to 329 MB of float64 X (out of any cache); 12288 x 209
+    # is the cat training set.
+    "full": Grid((12, 192, 3072, 12288), (13, 209, 836, 3344),
+                 "n_x 12..12288 x m 13..3344 (1.2 KB to 329 MB of float64 X)"),
+    # A couple of minutes: tiny up to the cat data's size.
+    "quick": Grid((12, 12288), (13, 209), "n_x 12, 12288 x m 13, 209 (up to the cat size)"),
+    # Seconds: CI and the report's fixture.
+    "tiny": Grid((16, 128), (13, 209), "n_x 16, 128 x m 13, 209 (seconds)"),
+}
+
+
+def nbytes(n_x, m, dtype="float64"):
+    """Bytes of an (n_x, m) X of ``dtype``: what one read of X costs."""
+    return int(n_x) * int(m) * np.dtype(dtype).itemsize
+
+
+def thread_counts(cores=None):
+    """1 and every core Numba may use: the thread axis."""
+    if cores is None:
+        import numba
+        cores = numba.config.NUMBA_NUM_THREADS
+    return sorted({1, int(cores)})
+
+
+def grid_name(environ=None):
+    """The grid named by LRPERF_BENCH_GRID ("full" when unset)."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(GRID_ENV, "")
+    name = raw.strip().lower() or "full"
+    if name not in GRIDS:
+        raise ValueError(f"{GRID_ENV} must be one of {sorted(GRIDS)} (or unset for 'full'), "
+                         f"got {raw!r}")
+    return name

@@ -1,0 +1,24 @@
+"""Every strategy, registered explicitly (see ``lrperf.registry``).
+
+A strategy module holds plain functions on prepared arrays; this file says
+what each one is.  Adding a strategy: write the module, add one ``register``
+call here.
+"""
+from ..registry import Strategy, register
+from . import example_loop, numba_fused, numba_loops, python_loops, vectorized
+
+register(Strategy(
+    name="python_loops", step=python_loops.step, order=10,
+    description="pure-Python double loop (examples, then features), math module only"))
+register(Strategy(
+    name="example_loop", step=example_loop.step, order=20,
+    description="Python loop over examples, NumPy dot/axpy over features"))
+register(Strategy(
+    name="numpy", step=vectorized.step, order=30, parallel=True,
+    description="fully vectorized NumPy (w @ X, then X @ dZ: two passes over X)"))
+register(Strategy(
+    name="numba", step=numba_loops.step, order=40,
+    description="the double loop, compiled with Numba (nopython, cache=True)"))
+register(Strategy(
+    name="numba_fused", step=numba_fused.step, order=50, parallel=True,
+    description="fused one-pass Numba kernel (reads X once), multi-threaded"))
