@@ -28,7 +28,15 @@ BENCH_PEAKMEM = "step.Step.peakmem_propagate"
 BENCH_OPTIMIZE = "step.Optimize.time_optimize"
 OPTIMIZE_ITERATIONS = 100
 BENCH_FIRST_CALL = "first_call.FirstCall.timeraw_first_call"
+# The ceiling B(size, threads): fastest plain read of a working set of
+# ``nbytes``, params ["nbytes", "threads"], unit GB/s (issue "portable speed").
 BENCH_READ_BANDWIDTH = "hardware.track_read_bandwidth"
+READ_PARAMS = ("nbytes", "threads")
+# Accuracy against the exact (50-digit) reference on the same input values,
+# params ["strategy", "n_x", "m", "dtype"], unit "relative error".
+BENCH_ERROR_DW = "accuracy.Accuracy.track_error_dw"
+BENCH_ERROR_COST = "accuracy.Accuracy.track_error_cost"
+ACCURACY_PARAMS = ("strategy", "n_x", "m", "dtype")
 
 
 @dataclass(frozen=True)
