@@ -1,22 +1,21 @@
 """Time one `lrperf.propagate` per strategy, side by side, on the cat data's size.
 
 Every strategy runs at the same thread count (Numba and BLAS pools set
-together); JIT compilation is done and timed before the timed repeats, and the
-repeats are interleaved across strategies so machine noise hits all alike.
-Prints a Markdown table of median times and the ratio of each to numpy.
+together, ``lrperf.measure.threads``); the first call (JIT compilation or
+cache load) is timed on its own, then ``lrperf.measure.interleaved`` times the
+strategies in alternating order, sleeping 0.3 s before each one's turn so the
+other's thread pool parks.  Prints a Markdown table of median times, the
+ratio of each to numpy, and the CPU it ran on.
 
     python scripts/step_times.py --data ../shared/data --threads 1
 """
 import argparse
-import statistics
-import time
 
-import numba
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 import lrperf
-from lrperf import datasets
+from lrperf import datasets, measure
+from lrperf.machine import cpu_facts
 
 
 def main(argv=None):
@@ -24,8 +23,8 @@ def main(argv=None):
     parser.add_argument("--data", help="folder with the cat/non-cat .h5 files "
                                        "(default: synthetic data of the same shape)")
     parser.add_argument("--threads", type=int, default=1, help="Numba and BLAS threads (default 1)")
-    parser.add_argument("--repeats", type=int, default=7, help="timed repeats per strategy")
-    parser.add_argument("--strategies", nargs="*", default=list(lrperf.STRATEGIES))
+    parser.add_argument("--repeats", type=int, default=7, help="rounds of timed calls per strategy")
+    parser.add_argument("--strategies", nargs="*", default=lrperf.available())
     args = parser.parse_args(argv)
 
     if args.data:
@@ -35,22 +34,16 @@ def main(argv=None):
         X, Y = datasets.synthetic(12288, 209, order="F")
         source = f"synthetic {X.shape}, Fortran order"
     w = np.zeros(X.shape[0])
-    numba.set_num_threads(args.threads)
-    times = {s: [] for s in args.strategies}
-    first = {}
-    with threadpool_limits(args.threads):
-        for s in args.strategies:
-            t0 = time.perf_counter()
-            lrperf.propagate(w, 0.0, X, Y, strategy=s)
-            first[s] = time.perf_counter() - t0
-        for _ in range(args.repeats):
-            for s in args.strategies:
-                t0 = time.perf_counter()
-                lrperf.propagate(w, 0.0, X, Y, strategy=s)
-                times[s].append(time.perf_counter() - t0)
-    med = {s: statistics.median(t) for s, t in times.items()}
+    calls = {s: (lambda s=s: lrperf.propagate(w, 0.0, X, Y, strategy=s)) for s in args.strategies}
+    with measure.threads(args.threads):
+        first = {s: measure.timed(fn) for s, fn in calls.items()}
+        times = measure.interleaved(calls, rounds=args.repeats, per_round=1, warmup=False)
+    med = {s: measure.median(t) for s, t in times.items()}
     ref = med.get("numpy")
-    print(f"{source}; {args.threads} thread(s); median of {args.repeats} interleaved repeats\n")
+    cpu = cpu_facts()
+    caches = ", ".join(f"{k} {v['bytes'] >> 10} KB" for k, v in cpu["caches"].items())
+    print(f"{cpu['cpu']} ({', '.join(cpu['simd'])}; {caches}; {cpu['cores']} cores)")
+    print(f"{source}; {args.threads} thread(s); median of {args.repeats} interleaved rounds\n")
     print("| strategy | median time per step | ratio to numpy | first call (incl. JIT) |")
     print("| --- | ---: | ---: | ---: |")
     for s in args.strategies:
