@@ -1,5 +1,7 @@
 """Every bad input gets a ValueError/TypeError naming the argument, what was
 expected and what was given; inputs are never modified."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -172,3 +174,107 @@ def test_validation_is_in_one_place():
     X = np.asfortranarray(np.ones((2, 3)))
     step, wv, bv, Xv, Yv = api._validated(np.ones(2), 0, X, np.ones(3), "numpy")
     assert Xv is X and wv.shape == (2,) and Yv.shape == (3,) and isinstance(bv, float)
+
+
+def _masked(a):
+    return np.ma.masked_array(a, mask=np.zeros(a.shape, dtype=bool))
+
+
+def _matrix(a):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)  # np.matrix's own notice
+        return np.asmatrix(a)
+
+
+class Tagged(np.ndarray):
+    """Any other subclass: it may override operators the strategies use."""
+
+
+SUBCLASSES = {
+    "masked": (_masked, r"must be a plain numpy.ndarray, got a masked array.*\.filled\(value\)"),
+    "matrix": (_matrix, r"must be a plain numpy.ndarray, got the subclass numpy.matrix"
+                        r".*np\.asarray\("),
+    "other": (lambda a: a.view(Tagged), r"must be a plain numpy.ndarray, got the subclass "
+                                        r"test_validation.Tagged.*np\.asarray\("),
+}
+
+
+@pytest.mark.parametrize("kind", list(SUBCLASSES))
+@pytest.mark.parametrize("arg", ["X", "Y", "w"])
+def test_array_subclasses_are_refused_by_every_strategy(strategy, arg, kind):
+    # Masked values and matrix semantics mean different things to different
+    # strategies (one used the masked value, one broadcast wrongly): all refuse.
+    make, pattern = SUBCLASSES[kind]
+    kwargs = good()
+    kwargs[arg] = make(kwargs[arg])
+    with pytest.raises(TypeError, match=rf"^{arg} {pattern}"):
+        lrperf.propagate(**kwargs, strategy=strategy)
+    with pytest.raises(TypeError, match=rf"^{arg} {pattern}"):
+        lrperf.optimize(**kwargs, num_iterations=2, strategy=strategy)
+
+
+@pytest.mark.parametrize("kind", list(SUBCLASSES))
+def test_array_subclasses_are_refused_by_predict_and_model(kind):
+    make, pattern = SUBCLASSES[kind]
+    g = good()
+    with pytest.raises(TypeError, match=rf"^X {pattern}"):
+        lrperf.predict(g["w"], g["b"], make(g["X"]))
+    with pytest.raises(TypeError, match=rf"^w {pattern}"):
+        lrperf.predict(make(g["w"]), g["b"], g["X"])
+    with pytest.raises(TypeError, match=rf"^X_test {pattern}"):
+        lrperf.model(g["X"], g["Y"], make(g["X"]), g["Y"])
+    with pytest.raises(TypeError, match=rf"^Y_train {pattern}"):
+        lrperf.model(g["X"], make(g["Y"]), g["X"], g["Y"])
+
+
+@pytest.mark.parametrize("arg", ["X", "Y", "w"])
+def test_longdouble_is_refused_not_narrowed(arg):
+    # float64 arithmetic would drop its extra range: 1e400 became inf with a
+    # RuntimeWarning from the cast.
+    kwargs = good()
+    kwargs[arg] = kwargs[arg].astype(np.longdouble)
+    if arg == "X":
+        kwargs["X"][0, 0] = np.longdouble("1e400")
+    pattern = rf"^{arg} must be float64 or float32 .*got dtype float128.*{arg}\.astype\(np\.float64\)"
+    if np.dtype(np.longdouble).itemsize <= 8:
+        pytest.skip("longdouble is float64 on this platform")
+    with pytest.raises(TypeError, match=pattern):
+        lrperf.propagate(**kwargs)
+    if arg != "Y":
+        kwargs.pop("Y")
+        with pytest.raises(TypeError, match=pattern):
+            lrperf.predict(**kwargs)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int64, np.uint8, np.bool_])
+def test_narrow_dtypes_are_converted_exactly(dtype):
+    g = good()
+    X = (g["X"] > 0).astype(dtype)
+    got, cost = lrperf.propagate(g["w"], g["b"], X, g["Y"])
+    ref, ref_cost = lrperf.propagate(g["w"], g["b"], X.astype(np.float64), g["Y"])
+    assert got["dw"].tolist() == ref["dw"].tolist() and cost == ref_cost
+
+
+# Which product overflowed, for finite X, w and b (w = 0: z is 0, only X dZ^T
+# can overflow; the issue's report blamed "w^T X + b" for it).
+OVERFLOWS = [
+    ("X dZ^T", np.zeros(2), np.full((2, 4), 1e308), np.zeros(4),
+     r"^the gradient X dZ\^T overflowed at feature 0 .*values up to 1e\+308"),
+    ("cost", np.array([1e8]), np.full((1, 4), 1e300), np.zeros(4),
+     r"^the cost .*up to 1e\+308\) overflowed"),
+    ("z", np.array([1e10]), np.array([[1e300, -1e300]]), np.array([0.0, 1.0]),
+     r"^w\^T X \+ b overflowed at example 0"),
+]
+
+
+@pytest.mark.parametrize("what, w, X, Y, pattern", OVERFLOWS, ids=[o[0] for o in OVERFLOWS])
+def test_overflow_names_the_product(strategy, what, w, X, Y, pattern):
+    with pytest.raises(FloatingPointError, match=pattern):
+        lrperf.propagate(w, 0.0, X, Y, strategy=strategy)
+    with pytest.raises(FloatingPointError, match=pattern):
+        lrperf.optimize(w, 0.0, X, Y, num_iterations=3, strategy=strategy)
+
+
+def test_overflow_in_predict_names_z():
+    with pytest.raises(FloatingPointError, match=r"^w\^T X \+ b overflowed at example 1"):
+        lrperf.predict(np.array([1e10]), 0.0, np.array([[1.0, 1e300]]))

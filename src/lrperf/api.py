@@ -10,10 +10,14 @@ import numbers
 
 import numpy as np
 
-from .numerics import sigmoid
+from .numerics import mean_loss, sigmoid
 from .registry import get_strategy
 
 _REAL_KINDS = "biuf"
+# Float dtypes wider than float64 (longdouble) are refused rather than
+# narrowed: the step computes in float64, so their extra range and precision
+# would be dropped silently (or overflow to inf in the cast).
+_MAX_FLOAT_ITEMSIZE = 8
 
 
 def _describe(value):
@@ -38,6 +42,12 @@ def _check_ndarray(name, value):
         raise TypeError(
             f"{name} must have a real numeric dtype (float64 or float32), "
             f"got dtype {value.dtype}"
+        )
+    if value.dtype.kind == "f" and value.dtype.itemsize > _MAX_FLOAT_ITEMSIZE:
+        raise TypeError(
+            f"{name} must be float64 or float32 (or an integer dtype), got dtype "
+            f"{value.dtype}: the step computes in float64 and would drop its extra range "
+            f"and precision; pass {name}.astype(np.float64) if its values fit"
         )
 
 
@@ -121,24 +131,47 @@ def _first_non_finite(X, name="X"):
     return None
 
 
-def _raise_non_finite(X, what):
+def _raise_non_finite(X, w, b, Y, result):
+    """Says why a step's result is not finite: a NaN or inf in X, else which
+    product overflowed, recomputed in float64 (only on this error path)."""
     where = _first_non_finite(X)
     if where is not None:
         raise ValueError(f"X must contain only finite values, got {X[where]} at X[{where[0]}, {where[1]}]")
+    z = w @ X + b
+    if not np.isfinite(z).all():
+        j = int(np.argmin(np.isfinite(z)))
+        raise FloatingPointError(
+            f"w^T X + b overflowed at example {j} although X, w and b are finite "
+            "(are w or learning_rate too large?)")
+    Y = np.asarray(Y, dtype=np.float64).reshape(-1)
+    dz = sigmoid(z) - Y
+    dw = X @ dz
+    if not np.isfinite(dw).all():
+        i = int(np.argmin(np.isfinite(dw)))
+        raise FloatingPointError(
+            f"the gradient X dZ^T overflowed at feature {i} although X, w and b are finite: "
+            f"X holds values up to {float(np.max(np.abs(X[i]))):.3g}, too near the float64 "
+            "maximum for a sum over examples; scale X down")
+    if not math.isfinite(mean_loss(z, Y)):
+        raise FloatingPointError(
+            "the cost (the mean over examples of losses as large as |w^T x + b|, here up to "
+            f"{float(np.max(np.abs(z))):.3g}) overflowed although X, w and b are finite "
+            "(are w or learning_rate too large?)")
     raise FloatingPointError(
-        f"{what} is not finite although X, w and b are: w^T X + b overflowed "
-        "(are w or learning_rate too large?)"
-    )
+        f"{result} is not finite although X, w and b are, and w^T X + b, X dZ^T and the "
+        "cost are finite in float64: the strategy's own arithmetic overflowed")
 
 
-def _step_checked(step, w, b, X, Y, flags=None):
-    """One step and its O(n_x) finiteness check; ``flags``: a reusable bool buffer."""
+def _step_checked(step, w, b, X, Y, flags=None, source=None):
+    """One step and its O(n_x) finiteness check; ``flags``: a reusable bool buffer;
+    ``source``: the caller's (X, Y), to say what went wrong."""
     # Callers run this under np.errstate(all="ignore"): a non-finite X or an
     # overflow becomes one clear exception below, not a RuntimeWarning first.
     dw, db, cost = step(w, b, X, Y)
     dw = np.asarray(dw, dtype=np.float64)
     if not (math.isfinite(cost) and math.isfinite(db) and np.isfinite(dw, out=flags).all()):
-        _raise_non_finite(X, "the gradient")
+        Xs, Ys = source if source is not None else (X, Y)
+        _raise_non_finite(Xs, w, b, Ys, "the gradient")
     return dw, float(db), float(cost)
 
 
@@ -160,7 +193,7 @@ def propagate(w, b, X, Y, *, strategy="numpy"):
     """
     step, wv, bv, Xv, Yv = _validated(w, b, X, Y, strategy)
     with np.errstate(all="ignore"):
-        dw, db, cost = _step_checked(step, wv, bv, Xv, Yv)
+        dw, db, cost = _step_checked(step, wv, bv, Xv, Yv, source=(X, Y))
     return {"dw": dw.reshape(w.shape), "db": db}, cost
 
 
@@ -184,18 +217,19 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
         raise ValueError(f"learning_rate must be finite and >= 0, got {learning_rate!r}")
 
     with np.errstate(all="ignore"):
-        return _descend(step, w.shape, wv, bv, Xv, Yv, num_iterations, lr, print_cost, callback)
+        return _descend(step, w.shape, wv, bv, Xv, Yv, num_iterations, lr, print_cost,
+                        callback, (X, Y))
 
 
-def _descend(step, shape, wv, bv, Xv, Yv, num_iterations, lr, print_cost, callback):
+def _descend(step, shape, wv, bv, Xv, Yv, num_iterations, lr, print_cost, callback, source):
     costs = []
     # Allocated once: the loop adds nothing per iteration beyond the step.
     flags = np.empty(wv.shape, dtype=bool)
     update = np.empty_like(wv)
     if num_iterations == 0:
-        dw, db, _ = _step_checked(step, wv, bv, Xv, Yv, flags)
+        dw, db, _ = _step_checked(step, wv, bv, Xv, Yv, flags, source)
     for i in range(num_iterations):
-        dw, db, cost = _step_checked(step, wv, bv, Xv, Yv, flags)
+        dw, db, cost = _step_checked(step, wv, bv, Xv, Yv, flags, source)
         np.multiply(dw, lr, out=update)
         wv -= update
         bv -= lr * db
@@ -213,8 +247,8 @@ def _descend(step, shape, wv, bv, Xv, Yv, num_iterations, lr, print_cost, callba
 def _predict_validated(wv, bv, Xv):
     with np.errstate(all="ignore"):
         Z = wv @ Xv + bv
-    if not np.isfinite(Z).all():
-        _raise_non_finite(Xv, "w^T X + b")
+        if not np.isfinite(Z).all():
+            _raise_non_finite(Xv, wv, bv, None, "w^T X + b")  # raises at the z check
     return (sigmoid(Z) > 0.5).astype(np.float64).reshape(1, -1)
 
 
