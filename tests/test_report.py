@@ -20,8 +20,7 @@ from lrperf.report import analysis
 
 FIXTURE = Path(__file__).parent / "fixtures" / "asv_results"
 STEP = "step.Step.time_propagate"
-FIGURES = ["time_vs_size.png", "speedup.png", "bandwidth.png", "thread_scaling.png",
-           "history.png"]
+FIGURES = ["time_vs_size.png", "speedup.png", "bandwidth.png", "thread_scaling.png"]  # history: from 2 commits
 
 
 def _result_files(root):
@@ -123,8 +122,9 @@ def test_report_writes_every_output_and_leaves_results_untouched(results, tmp_pa
     info = json.loads(ast.literal_eval(row["params"][0][0]))
     assert f"| NumPy | {info['numpy']} |" in readme
     assert f"| Numba | {info['numba']} |" in readme
-    for heading in ("Best strategy per regime", "Speedup over python_loops",
-                    "Speedup over numpy", "Crossovers", "Share of the read bandwidth"):
+    for heading in ("Fastest", "Speedup over python_loops",
+                    "Speedup over numpy", "Crossovers", "Share of one out-of-cache read ceiling",
+                    "Layout", "Thread scaling"):
         assert heading in readme
     csv = (folder / "results.csv").read_text().splitlines()
     header = csv[0].split(",")
@@ -249,7 +249,9 @@ def test_a_crash_leaves_the_previous_report_intact(results, tmp_path, monkeypatc
         raise RuntimeError("crash while writing")
 
     # After the first figure is written: a half-built folder must not replace the report.
-    monkeypatch.setattr("lrperf.report.figures.speedup", boom)
+    from lrperf.report import figures
+    monkeypatch.setattr(figures, "FIGURES", [figures.FIGURES[0],
+                                             figures.Figure("boom", "boom", boom)])
     with pytest.raises(RuntimeError, match="crash while writing"):
         build_report(results, out)
     assert _snapshot(out / "vm") == before
@@ -261,21 +263,22 @@ def test_report_help_names_the_options(capsys):
         cli.main(["report", "--help"])
     assert exc.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--results", "--out", "--history-size"):
+    for option in ("--results", "--out"):
         assert option in text
 
 
-def test_crossover_is_interpolated_where_the_time_ratio_crosses_one():
+def test_crossover_names_the_shapes_on_either_side():
     import pandas as pd
 
-    # a: 1 s then 4 s, b: 2 s then 2 s at sizes 10 and 1000: log(a/b) goes
-    # from -log 2 to +log 2, so the switch is halfway in log size, at 100.
-    times = pd.DataFrame({"a": [1.0, 4.0], "b": [2.0, 2.0]}, index=[10, 1000])
-    kind, (size, below, above) = analysis.crossovers(times, "a", "b")
-    assert kind == "one" and below == "a" and above == "b"
-    assert size == pytest.approx(100.0)
+    shapes = pd.MultiIndex.from_tuples([(10, 1), (10, 100), (1000, 100)], names=["n_x", "m"])
+    times = pd.DataFrame({"a": [1.0, 1.0, 4.0], "b": [2.0, 2.0, 2.0]}, index=shapes)
+    kind, (last_below, first_above, below, above) = analysis.crossovers(times, "a", "b")
+    assert (kind, last_below, first_above, below, above) == ("one", (10, 100), (1000, 100),
+                                                            "a", "b")
     assert analysis.crossovers(times * [1, 0.1], "a", "b")[0] == "none"
-    assert analysis.regimes(times) == [(10, 10, "a"), (1000, 1000, "b")]
+    flip = pd.DataFrame({"a": [1.0, 4.0, 1.0], "b": [2.0, 2.0, 2.0]}, index=shapes)
+    assert analysis.crossovers(flip, "a", "b") == ("mixed", (2, 3))
+    assert analysis.regimes(times) == [((10, 1), (10, 100), "a"), ((1000, 100), (1000, 100), "b")]
 
 
 def test_slope_of_a_power_law():

@@ -4,6 +4,7 @@ Heavy imports (pandas, matplotlib, asv) happen inside the subcommand that
 needs them, so ``lrperf --help`` and ``lrperf strategies`` stay fast.
 """
 import argparse
+import contextlib
 import sys
 import time
 import warnings
@@ -101,32 +102,47 @@ def cmd_study(args):
     return 0
 
 
-def _size(text):
-    try:
-        n_x, m = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected N_XxM such as 12288x209, got {text!r}") from None
-    return n_x, m
+@contextlib.contextmanager
+def _report_warnings():
+    """Print ReportWarnings as one line each, as they happen; others go their usual way.
+
+    A replacement ``showwarning`` (restored by catch_warnings) prints without
+    re-emitting, so no warning can feed back into what is being printed.
+    """
+    from .report import ReportWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ReportWarning)
+        usual = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, ReportWarning):
+                print(f"lrperf: warning: {message}", file=sys.stderr)
+            else:
+                usual(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
 
 
 def cmd_report(args):
-    from .report import ReportWarning, build_report
-    # Skipped files are printed as plain lines (also when the report then fails).
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ReportWarning)
-        try:
-            out = build_report(args.results, args.out, history_size=args.history_size)
-        finally:
-            for w in caught:
-                if issubclass(w.category, ReportWarning):
-                    print(f"lrperf report: warning: {w.message}", file=sys.stderr)
-                else:
-                    warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    from .report import build_report
+    with _report_warnings():
+        out = build_report(args.results, args.out)
     for folder in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
         print(f"{folder}/: README.md, results.csv, "
               + ", ".join(sorted(p.name for p in folder.glob("*.png"))))
     print(f"report written: {out / 'README.md'}")
+    return 0
+
+
+def cmd_compare(args):
+    from .report.compare import compare
+    with _report_warnings():
+        lines, figure = compare(args.results, args.a, args.b, out=args.out,
+                                threshold=args.threshold)
+    print("\n".join(lines))
+    if figure:
+        print(f"figure written: {figure}")
     return 0
 
 
@@ -195,19 +211,36 @@ def build_parser():
     p = sub.add_parser(
         "report", help="turn asv results into tables, figures and a written study",
         description="Load every asv result file (all machines, commits and environments) "
-                    "into one table and write, per machine, OUT/<machine>/ with results.csv, "
-                    "PNG figures (time against size, speedups, bandwidth against the "
-                    "measured read bandwidth, thread scaling, history across commits) and "
-                    "README.md stating the findings in numbers. Damaged result files are "
-                    "skipped with a warning; asv's results are never modified.")
+                    "through asv's results API and write, per machine, OUT/<machine>/ with "
+                    "results.csv, PNG figures (time against size, speedup over numpy, "
+                    "bandwidth against the read ceiling, thread scaling, history across "
+                    "commits) and README.md stating the findings, each number from one "
+                    "measured shape. Damaged result files are skipped with a warning naming "
+                    "them; asv's results are never modified; the previous report is replaced "
+                    "only once the new one is complete.")
     p.add_argument("--results", default=".asv/results", metavar="DIR",
                    help="asv results folder (default: .asv/results)")
-    p.add_argument("--out", default="reports", metavar="DIR",
-                   help="output folder, one subfolder per machine (default: reports)")
-    p.add_argument("--history-size", type=_size, default=None, metavar="N_XxM",
-                   help="grid point of the history figure, e.g. 12288x209 "
-                        "(default: the largest shape every strategy measured)")
+    p.add_argument("--out", default="lrperf-out/report", metavar="DIR",
+                   help="output folder, one subfolder per machine (default: lrperf-out/report, "
+                        "git-ignored)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "compare", help="each step point's time ratio between two runs, with significance",
+        description="Compare run B against run A point by point, as `asv compare` does: "
+                    "the ratio of the step times and whether the change is significant "
+                    "(the 99%% intervals do not overlap and the ratio passes --threshold). "
+                    "A run is a machine name (its newest commit), a commit hash prefix, or "
+                    "MACHINE:COMMIT.  Prints the table and writes a figure of the ratios.")
+    p.add_argument("a", metavar="A", help="the run compared against (e.g. a commit prefix)")
+    p.add_argument("b", metavar="B", help="the run compared (e.g. a newer commit, or a machine)")
+    p.add_argument("--results", default=".asv/results", metavar="DIR",
+                   help="asv results folder holding both runs (default: .asv/results)")
+    p.add_argument("--out", default="lrperf-out/compare", metavar="DIR",
+                   help="where the figure goes (default: lrperf-out/compare)")
+    p.add_argument("--threshold", type=float, default=1.1, metavar="RATIO",
+                   help="smallest ratio counted as a change (default: 1.1, as asv compare)")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 

@@ -1,86 +1,134 @@
-"""The numbers behind the figures and the write-up, from the tidy results table."""
+"""Analyse once: the tidy results -> one typed MachineReport per machine.
+
+Every number a figure or the write-up shows is computed here, from single
+measured shapes (n_x, m): never a median over different shapes of equal size.
+"""
+import json
 import math
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ..grid import nbytes
+from .. import grid
+
+# A point is flagged noisy when asv's 99% interval is wider than the median
+# itself, or the interquartile range exceeds this share of the median: both
+# happen when a second thread pool steals the core and the samples split in two.
+NOISE_CI_SHARE = 1.0
+NOISE_IQR_SHARE = 0.2
+# The speedup figure leaves out strategies that never come within this factor
+# of numpy: they are in the time figure already and would squash the band.
+COMPETES_WITHIN = 5.0
+
+
+@dataclass
+class MachineReport:
+    machine: str
+    commit: str
+    environment: str
+    date: object
+    commits: list            # [(commit, date)] oldest first
+    description: dict        # lrperf's machine description (CPU, caches, SIMD, versions)
+    asv_machine: dict
+    rows: pd.DataFrame       # every point of this machine: results.csv
+    steps: pd.DataFrame      # newest commit, ok step times, with size/noisy/significance
+    history: pd.DataFrame    # ok step times of every commit
+    bandwidth: pd.DataFrame  # newest commit, achieved GB/s with ceiling and share
+    ceiling: pd.DataFrame    # nbytes (NA: one size only), threads, value (GB/s)
+    first_call: pd.DataFrame
+    strategies: list
+    layouts: list
+    threads: list
+    dtypes: list
+    status_counts: dict
+    findings: list = field(default_factory=list)
+
+    @property
+    def single_ceiling(self):
+        return not self.ceiling.empty and self.ceiling["nbytes"].isna().all()
 
 
 def _ok(frame):
     return frame[frame["status"] == "ok"]
 
 
-def _has_grid(frame):
-    return frame["strategy"].notna() & frame["n_x"].notna() & frame["m"].notna()
+def shape_text(n_x, m):
+    return f"{int(n_x)}×{int(m)}"
 
 
-def find_benchmark(frame, kind, words=(), unit=None, exclude=()):
-    """Name of the benchmark of ``kind`` whose name contains one of ``words`` (grid ones first)."""
-    cand = frame[frame["type"] == kind]
-    if unit is not None:
-        cand = cand[cand["unit"] == unit]
-    for word in exclude:
-        cand = cand[~cand["benchmark"].str.contains(word, regex=False)]
-    for word in words:
-        hit = cand[cand["benchmark"].str.contains(word, regex=False) & _has_grid(cand)]
-        if len(hit):
-            return hit["benchmark"].iloc[0]
-    grid = cand[_has_grid(cand)]
-    return grid["benchmark"].iloc[0] if len(grid) else None
+def human_bytes(n):
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def human_seconds(s):
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s / 1e-9:.3g} ns"
+
+
+def threads_text(n):
+    return f"{n} thread" + ("" if n == 1 else "s")
 
 
 def latest(frame):
     """Rows of the newest commit (by date) and, within it, the environment with most ok points."""
     ok = _ok(frame)
-    if ok.empty:  # nothing measured on this machine: its newest file, failures and all
+    if ok.empty:
         ok = frame
     commit = ok.sort_values("date")["commit"].iloc[-1]
     env = ok[ok["commit"] == commit].groupby("environment").size().idxmax()
     return frame[(frame["commit"] == commit) & (frame["environment"] == env)]
 
 
-def grid_values(frame, name):
-    """Ok points of benchmark ``name`` with a size column (bytes of X)."""
-    rows = _ok(frame[frame["benchmark"] == name]).copy()
-    rows = rows[_has_grid(rows)]
-    rows["size"] = [nbytes(n, m, d or "float64") for n, m, d in
-                    zip(rows["n_x"], rows["m"], rows["dtype"])]
+def grid_points(frame, name):
+    """Ok points of benchmark ``name`` (exact) that carry the grid axes, with size in bytes."""
+    rows = _ok(frame[frame["benchmark"] == name])
+    rows = rows[rows["strategy"].notna() & rows["n_x"].notna() & rows["m"].notna()].copy()
+    rows["size"] = [grid.nbytes(n, m, d or "float64")
+                    for n, m, d in zip(rows["n_x"], rows["m"], rows["dtype"])]
     return rows
 
 
-def default_layout(rows):
-    layouts = rows["layout"].dropna().unique().tolist()
-    return "C" if "C" in layouts or not layouts else sorted(layouts)[0]
+def noisy(rows):
+    """The noise rule (see NOISE_CI_SHARE and NOISE_IQR_SHARE) as a boolean Series."""
+    v = rows["value"]
+    wide_ci = (rows["ci_high"] - rows["ci_low"]) > NOISE_CI_SHARE * v
+    wide_iqr = (rows["q_75"] - rows["q_25"]) > NOISE_IQR_SHARE * v
+    return (wide_ci.fillna(False) | wide_iqr.fillna(False)).astype(bool)
 
 
-def _select(rows, layout, threads):
-    sel = rows
-    if layout is not None and rows["layout"].notna().any():
-        sel = sel[sel["layout"] == layout]
-    if threads is not None and rows["threads"].notna().any():
-        sel = sel[sel["threads"] == threads]
-    return sel
+def is_different(a, b):
+    """asv compare's rule on two points' 99% intervals: True, False or None (no interval)."""
+    from asv import _stats
+    stats = [{"ci_99_a": r["ci_low"], "ci_99_b": r["ci_high"]} for r in (a, b)]
+    if any(not (math.isfinite(s["ci_99_a"]) and math.isfinite(s["ci_99_b"])) for s in stats):
+        return None
+    return bool(_stats.is_different(None, None, stats[0], stats[1]))
 
 
-def table(rows, layout, threads):
-    """size x strategy table of values (median over shapes with the same size)."""
-    sel = _select(rows, layout, threads)
+def select(rows, **axes):
+    for axis, value in axes.items():
+        if value is not None and rows[axis].notna().any():
+            rows = rows[rows[axis] == value]
+    return rows
+
+
+def shape_table(rows, **axes):
+    """(n_x, m) x strategy table of one value per measured shape, ordered by size."""
+    sel = select(rows, **axes)
     if sel.empty:
         return pd.DataFrame()
-    return sel.pivot_table(index="size", columns="strategy", values="value", aggfunc="median")
+    t = sel.pivot_table(index=["n_x", "m"], columns="strategy", values="value", aggfunc="first")
+    sizes = [int(n) * int(m) for n, m in t.index]
+    return t.iloc[np.lexsort((t.index.get_level_values("n_x"), sizes))]
 
 
-def shape_table(rows, layout, threads):
-    """(n_x, m) x strategy table of values: figures join points of equal n_x."""
-    sel = _select(rows, layout, threads)
-    if sel.empty:
-        return pd.DataFrame()
-    return sel.pivot_table(index=["n_x", "m"], columns="strategy", values="value",
-                           aggfunc="median")
-
-
-def strategy_order(frame, names):
+def strategy_order(names):
     """Strategies in registry order (slowest first) where known, then the rest."""
     from ..registry import STRATEGIES
     known = [s for s in STRATEGIES if s in names]
@@ -97,14 +145,26 @@ def slope(sizes, values):
     return float(np.polyfit(np.log(s[keep]), np.log(v[keep]), 1)[0])
 
 
-def crossovers(times, a, b):
-    """Where the faster of strategies a and b changes with size.
+def regimes(times):
+    """Runs of consecutive shapes (in size order) with the same fastest strategy."""
+    out = []
+    for shape, row in times.iterrows():
+        row = row.dropna()
+        if row.empty:
+            continue
+        best = row.idxmin()
+        if out and out[-1][2] == best:
+            out[-1] = (out[-1][0], shape, best)
+        else:
+            out.append((shape, shape, best))
+    return out
 
-    Returns (kind, detail): ("none", faster) when one is faster at every
-    common size; ("one", (size, faster_below, faster_above)) for a single
-    switch, its size interpolated log-linearly where the log time ratio
-    crosses zero; ("mixed", (a_wins, n)) when the order flips more than once
-    (then the shape, not only the size, decides).
+
+def crossovers(times, a, b):
+    """Where the faster of strategies a and b changes along the shapes in size order.
+
+    ("none", faster), ("one", (last_shape_below, first_shape_above, faster_below,
+    faster_above)), ("mixed", (a_wins, n)) or (None, None) without two common shapes.
     """
     if a not in times or b not in times:
         return None, None
@@ -112,46 +172,78 @@ def crossovers(times, a, b):
     r = r[r != 0]
     if len(r) < 2:
         return None, None
-    flips = [(s0, r0, s1, r1) for (s0, r0), (s1, r1) in zip(r.items(), list(r.items())[1:])
-             if (r0 > 0) != (r1 > 0)]
+    items = list(r.items())
+    flips = [(s0, r0, s1) for (s0, r0), (s1, r1) in zip(items, items[1:]) if (r0 > 0) != (r1 > 0)]
     if not flips:
         return "none", (b if r.iloc[0] > 0 else a)
     if len(flips) > 1:
         return "mixed", (int((r < 0).sum()), len(r))
-    s0, r0, s1, r1 = flips[0]
-    t = r0 / (r0 - r1)
-    size = math.exp(math.log(s0) + t * (math.log(s1) - math.log(s0)))
-    return "one", (size, b if r0 > 0 else a, a if r0 > 0 else b)
+    s0, r0, s1 = flips[0]
+    return "one", (s0, s1, b if r0 > 0 else a, a if r0 > 0 else b)
 
 
-def regimes(times):
-    """Consecutive size ranges with the same fastest strategy: [(lo, hi, strategy)]."""
-    out = []
-    for size, row in times.iterrows():
-        row = row.dropna()
-        if row.empty:
-            continue
-        best = row.idxmin()
-        if out and out[-1][2] == best:
-            out[-1] = (out[-1][0], size, best)
-        else:
-            out.append((size, size, best))
-    return out
+def ceiling_at(ceiling, size, threads):
+    """The read ceiling (GB/s) for a working set of ``size`` bytes on ``threads``.
+
+    Log-log interpolation along the measured ladder, flat beyond its ends; the
+    single out-of-cache value where results predate the ladder.
+    """
+    c = ceiling[ceiling["threads"] == threads].dropna(subset=["value"])
+    if c.empty:
+        return math.nan
+    ladder = c.dropna(subset=["nbytes"]).groupby("nbytes")["value"].max()
+    if ladder.empty:
+        return float(c["value"].max())
+    x = np.log(ladder.index.to_numpy(float))
+    return float(np.exp(np.interp(math.log(size), x, np.log(ladder.to_numpy(float)))))
 
 
-def threads_text(n):
-    return f"{n} thread" + ("" if n == 1 else "s")
+def _description(descriptions, machine, commit, env, frame):
+    if (machine, commit, env) in descriptions:
+        return descriptions[(machine, commit, env)]
+    # The newest description of this machine, from any commit.
+    for c in reversed(frame.sort_values("date")["commit"].unique().tolist()):
+        for (m, cc, _), d in descriptions.items():
+            if m == machine and cc == c:
+                return d
+    return {}
 
 
-def human_bytes(n):
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n:.0f} B"
+def analyse_machine(machine, rows, asv_machine, descriptions):
+    cur = latest(rows)
+    commit, env = cur["commit"].iloc[0], cur["environment"].iloc[0]
+    history = grid_points(rows, grid.BENCH_STEP)
+    steps = grid_points(cur, grid.BENCH_STEP)
+    steps["noisy"] = noisy(steps)
+    ceiling = _ok(cur[cur["benchmark"] == grid.BENCH_READ_BANDWIDTH])[
+        ["nbytes", "threads", "value"]].dropna(subset=["threads"])
+    bandwidth = grid_points(cur, grid.BENCH_BANDWIDTH)
+    if not bandwidth.empty:
+        bandwidth["ceiling"] = [ceiling_at(ceiling, s, t) if not ceiling.empty else math.nan
+                                for s, t in zip(bandwidth["size"], bandwidth["threads"])]
+        bandwidth["share"] = bandwidth["value"] / bandwidth["ceiling"]
+    first = _ok(cur[cur["benchmark"] == grid.BENCH_FIRST_CALL]).copy()
+    if len(first):
+        first["cache"] = first["params"].map(lambda p: json.loads(p).get("cache"))
+    commits = (_ok(rows).groupby("commit")["date"].min().sort_values())
+    report = MachineReport(
+        machine=machine, commit=commit, environment=env, date=cur["date"].iloc[0],
+        commits=list(commits.items()),
+        description=_description(descriptions, machine, commit, env, rows),
+        asv_machine=asv_machine, rows=rows, steps=steps, history=history,
+        bandwidth=bandwidth, ceiling=ceiling, first_call=first,
+        strategies=strategy_order(steps["strategy"].unique().tolist()),
+        layouts=sorted(steps["layout"].dropna().unique().tolist()) or ["C"],
+        threads=sorted(int(t) for t in steps["threads"].dropna().unique()) or [1],
+        dtypes=[d for d in grid.DTYPES if d in set(steps["dtype"].dropna())] or ["float64"],
+        status_counts=cur["status"].value_counts().to_dict())
+    from .findings import findings
+    report.findings = findings(report)
+    return report
 
 
-def human_seconds(s):
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s / 1e-9:.3g} ns"
+def analyse(loaded):
+    """One MachineReport per machine of a ``load.Loaded`` record, by machine name."""
+    return [analyse_machine(machine, rows, loaded.asv_machines.get(machine, {}),
+                            loaded.descriptions)
+            for machine, rows in loaded.frame.groupby("machine", sort=True)]

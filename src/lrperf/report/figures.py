@@ -1,14 +1,29 @@
-"""The report's PNG figures (matplotlib, Agg: no screen needed)."""
+"""The report's figures, as a declared list; each draws from one MachineReport.
+
+Matplotlib runs headless (Agg).  A figure whose data is absent draws nothing
+and is left out of the report.
+"""
+from dataclasses import dataclass
+from typing import Callable
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 from matplotlib.ticker import EngFormatter  # noqa: E402
 
+from .. import grid  # noqa: E402
 from . import analysis as an  # noqa: E402
 
-SIZE_LABEL = "size of X = 8·n_x·m (bytes); lines join equal n_x"
 MARKERS = "osD^v<>Ph*X"
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str                  # file name without .png
+    title: str
+    draw: Callable             # draw(report) -> matplotlib Figure or None
 
 
 def _style(strategies):
@@ -17,167 +32,256 @@ def _style(strategies):
             for i, s in enumerate(strategies)}
 
 
-def _lines(ax, col, label, style):
-    """One line per n_x (m grows along it), markers at the measured points; NaN left out."""
-    col = col.dropna()
-    first = True
-    for n_x, part in col.groupby(level="n_x"):
+def _family(rows):
+    """The n_x whose line the figures draw bold: the cat data's, else the one with most m."""
+    counts = rows.groupby("n_x")["m"].nunique()
+    if counts.empty:
+        return None
+    if grid.CAT_SHAPE[0] in counts.index and counts[grid.CAT_SHAPE[0]] > 1:
+        return grid.CAT_SHAPE[0]
+    return int(max(counts.index, key=lambda n: (counts[n], n)))
+
+
+def _facets(report, by_threads=True):
+    keys = [(layout, t) for layout in report.layouts
+            for t in (report.threads if by_threads else [None])]
+    ncols = len(report.threads) if by_threads else 1
+    nrows = len(report.layouts)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.4 * ncols, 4.4 * nrows), squeeze=False,
+                             layout="constrained")
+    return fig, list(zip(keys, [ax for row in axes for ax in row]))
+
+
+def _lines(ax, table, family, style, label):
+    """The family's line bold; every other n_x faded, unlabelled (they share the colour)."""
+    table = table.dropna()
+    for n_x, part in table.groupby(level="n_x"):
         ms = part.index.get_level_values("m").to_numpy()
-        sizes = 8 * int(n_x) * ms.astype("int64")
+        sizes = int(n_x) * ms.astype("int64") * 8
         order = sizes.argsort()
-        ax.plot(sizes[order], part.to_numpy()[order], label=label if first else None,
-                lw=1.3, ms=6, **style)
-        first = False
+        main = int(n_x) == family
+        ax.plot(sizes[order], part.to_numpy()[order], label=label if main else None,
+                lw=1.6 if main else 0.8, ms=6 if main else 3, alpha=1 if main else 0.3, **style)
 
 
-def _error_bars(ax, rows, layout, threads, strategy, style):
-    """asv's 99% confidence interval where it gave one (a --quick run gives none)."""
-    sel = rows[(rows["strategy"] == strategy) & rows["ci_low"].notna() & rows["ci_high"].notna()]
-    if rows["layout"].notna().any():
-        sel = sel[sel["layout"] == layout]
-    if rows["threads"].notna().any():
-        sel = sel[sel["threads"] == threads]
-    if len(sel):
-        y = sel["value"].to_numpy()
-        err = [(y - sel["ci_low"].to_numpy()).clip(0), (sel["ci_high"].to_numpy() - y).clip(0)]
-        ax.errorbar(sel["size"].to_numpy(), y, yerr=err, fmt="none", ecolor=style["color"],
-                    elinewidth=1, capsize=2)
-
-
-def _size_axis(ax):
+def _size_axis(ax, family):
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(EngFormatter(unit="B"))
-    ax.set_xlabel(SIZE_LABEL)
+    ax.set_xlabel(f"size of X, 8·n_x·m bytes (bold: n_x = {family}; faded: other n_x)")
     ax.grid(True, which="major", alpha=0.3)
+    cat = grid.nbytes(*grid.CAT_SHAPE)
+    ax.axvline(cat, color="grey", lw=0.8, ls=":")
+    ax.annotate(f"cat data {an.shape_text(*grid.CAT_SHAPE)}", (cat, 1), xycoords=(
+        "data", "axes fraction"), xytext=(2, -10), textcoords="offset points", fontsize=7,
+                color="grey", va="top")
 
 
-def _save(fig, path):
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+def _robust_ylim(ax, values, log=True, pad=1.6):
+    """Limits from the 2nd to 98th percentile: no single outlier decides the scale."""
+    v = np.asarray([x for x in values if np.isfinite(x) and (x > 0 or not log)], float)
+    if v.size < 2:
+        return
+    lo, hi = np.percentile(v, [2, 98])
+    if log:
+        ax.set_ylim(lo / pad, hi * pad)
+    else:
+        span = (hi - lo) or abs(hi) or 1
+        ax.set_ylim(lo - 0.15 * span, hi + 0.15 * span)
 
 
-def _panels(n, ncols=None, height=4.2):
-    ncols = ncols or n
-    nrows = (n + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, height * nrows), squeeze=False,
-                             layout="constrained")
-    return fig, [ax for row in axes for ax in row]
+def _steps64(report):
+    return an.select(report.steps, dtype="float64")
 
 
-def time_vs_size(rows, layout, threads_list, strategies, path):
-    style = _style(strategies)
-    fig, axes = _panels(len(threads_list))
-    for ax, threads in zip(axes, threads_list):
-        times = an.shape_table(rows, layout, threads)
-        for s in strategies:
-            if s not in times:
-                continue
-            col = times[s].dropna()
-            sizes = [8 * int(n) * int(m) for n, m in col.index]
-            k = an.slope(sizes, col.values)
-            _lines(ax, col, f"{s} (slope {k:.2f})", style[s])
-            _error_bars(ax, rows, layout, threads, s, style[s])
-        _size_axis(ax)
+def draw_time(report):
+    steps = _steps64(report)
+    if steps.empty:
+        return None
+    style, family = _style(report.strategies), _family(steps)
+    fig, facets = _facets(report)
+    for (layout, threads), ax in facets:
+        sel = an.select(steps, layout=layout, threads=threads)
+        table = an.shape_table(sel)
+        for s in report.strategies:
+            if s in table:
+                _lines(ax, table[s], family, style[s], s)
+                pts = sel[(sel["strategy"] == s) & (sel["n_x"] == family)].dropna(
+                    subset=["ci_low", "ci_high"])
+                if len(pts):
+                    y = pts["value"].to_numpy()
+                    ax.errorbar(pts["size"].to_numpy(), y, fmt="none", ecolor=style[s]["color"],
+                                yerr=[(y - pts["ci_low"]).clip(0), (pts["ci_high"] - y).clip(0)],
+                                elinewidth=1, capsize=2)
+        _size_axis(ax, family)
         ax.set_yscale("log")
-        ax.set_ylabel("time per step (s)")
+        ax.set_ylabel("time per step (s), bars: asv's 99% interval")
         ax.set_title(f"one propagate step, layout {layout}, {an.threads_text(threads)}")
-        ax.legend(fontsize=8, title="strategy (time ∝ size^slope)", title_fontsize=8)
-    return _save(fig, path)
+        ax.legend(fontsize=8)
+    return fig
 
 
-def speedup(rows, layout, threads_list, strategies, baselines, path):
-    style = _style(strategies)
-    fig, axes = _panels(len(threads_list) * len(baselines), ncols=len(baselines))
-    i = 0
-    for threads in threads_list:
-        times = an.shape_table(rows, layout, threads)
-        for base in baselines:
-            ax = axes[i]
-            i += 1
-            if base in times:
-                for s in strategies:
-                    if s == base or s not in times:
-                        continue
-                    _lines(ax, times[base] / times[s], s, style[s])
-            ax.axhline(1.0, color="grey", lw=1, ls="--", label=f"{base} itself")
-            _size_axis(ax)
-            ax.set_yscale("log")
-            ax.set_ylabel(f"speedup over {base} (×, higher is faster)")
-            ax.set_title(f"speedup over {base}, layout {layout}, {an.threads_text(threads)}")
-            ax.legend(fontsize=8)
-    return _save(fig, path)
+def _competitors(report, steps):
+    """Strategies that come within COMPETES of numpy in at least one facet."""
+    best = {}
+    for (layout, threads), sel in steps.groupby(["layout", "threads"]):
+        table = an.shape_table(sel)
+        for s in report.strategies:
+            if s != "numpy" and s in table and "numpy" in table:
+                r = (table["numpy"] / table[s]).max()
+                best[s] = max(best.get(s, 0), r if np.isfinite(r) else 0)
+    return [s for s in report.strategies if best.get(s, 0) >= 1 / COMPETES]
 
 
-def bandwidth(rows, layout, threads_list, strategies, read_bw, path):
-    style = _style(strategies)
-    fig, axes = _panels(len(threads_list))
-    for ax, threads in zip(axes, threads_list):
-        gbs = an.shape_table(rows, layout, threads)
-        for s in strategies:
-            if s in gbs:
-                _lines(ax, gbs[s], s, style[s])
-        limit = read_bw.get(threads)
-        if limit:
-            ax.axhline(limit, color="black", lw=2,
-                       label=f"machine read bandwidth, {an.threads_text(threads)}: "
-                             f"{limit:.1f} GB/s")
-        _size_axis(ax)
+COMPETES = an.COMPETES_WITHIN
+
+
+def draw_speedup(report):
+    steps = _steps64(report)
+    if steps.empty or "numpy" not in set(steps["strategy"]):
+        return None
+    style, family = _style(report.strategies), _family(steps)
+    shown = _competitors(report, steps)
+    if not shown:
+        return None
+    fig, facets = _facets(report)
+    for (layout, threads), ax in facets:
+        table = an.shape_table(an.select(steps, layout=layout, threads=threads))
+        values = []
+        if "numpy" in table:
+            for s in shown:
+                if s in table:
+                    ratio = table["numpy"] / table[s]
+                    _lines(ax, ratio, family, style[s], s)
+                    values += ratio.dropna().tolist()
+        ax.axhline(1.0, color="grey", lw=1, ls="--", label="numpy itself")
+        _size_axis(ax, family)
         ax.set_yscale("log")
-        top = max([limit or 0] + [gbs[c].max() for c in gbs if gbs[c].notna().any()])
-        if top > 0:
-            ax.set_ylim(top=top * 6)  # room for the legend above the limit line
-        ax.set_ylabel("achieved bandwidth, bytes of X / time (GB/s)")
-        ax.set_title(f"bandwidth, layout {layout}, {an.threads_text(threads)}")
-        ax.legend(fontsize=8, loc="upper left", ncol=2)
-    return _save(fig, path)
+        _robust_ylim(ax, values + [1.0], pad=1.3)
+        ax.set_ylabel("speedup over numpy (×, higher is faster)")
+        ax.set_title(f"speedup over numpy, layout {layout}, {an.threads_text(threads)}")
+        ax.legend(fontsize=8)
+    fig.suptitle(f"strategies within {COMPETES:g}× of numpy somewhere; the slower ones are "
+                 "in the time figure", fontsize=9)
+    return fig
 
 
-def thread_scaling(rows, layout, threads_list, strategies, path):
-    style = _style(strategies)
-    one, most = threads_list[0], threads_list[-1]
-    t1, tn = an.shape_table(rows, layout, one), an.shape_table(rows, layout, most)
-    fig, axes = _panels(1)
-    ax = axes[0]
-    for s in strategies:
-        if s in t1 and s in tn:
-            _lines(ax, t1[s] / tn[s], s, style[s])
-    ax.axhline(1.0, color="grey", lw=1, ls="--", label="no gain")
-    ax.axhline(most / one, color="black", lw=1, ls=":", label=f"ideal ({most / one:g}×)")
-    _size_axis(ax)
-    ax.set_yscale("log")
-    ax.set_ylabel(f"speedup of {most} threads over {one} (×)")
-    ax.set_title(f"thread scaling, layout {layout}")
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+def draw_bandwidth(report):
+    bw = an.select(report.bandwidth, dtype="float64") if not report.bandwidth.empty else \
+        report.bandwidth
+    if bw.empty:
+        return None
+    style, family = _style(report.strategies), _family(bw)
+    fig, facets = _facets(report)
+    for (layout, threads), ax in facets:
+        table = an.shape_table(an.select(bw, layout=layout, threads=threads))
+        for s in report.strategies:
+            if s in table:
+                _lines(ax, table[s], family, style[s], s)
+        c = report.ceiling[report.ceiling["threads"] == threads]
+        if report.single_ceiling and len(c):
+            ax.axhline(c["value"].max(), color="black", lw=2,
+                       label=f"single read ceiling (out of cache): {c['value'].max():.1f} GB/s")
+        elif len(c):
+            ladder = c.dropna(subset=["nbytes"]).groupby("nbytes")["value"].max()
+            ax.plot(ladder.index.to_numpy(float), ladder.to_numpy(), color="black", lw=2,
+                    drawstyle="steps-mid", label="read ceiling B(size) on these threads")
+        _size_axis(ax, family)
+        ax.set_yscale("log")
+        ax.set_ylabel("bytes of X read / time (GB/s)")
+        ax.set_title(f"achieved bandwidth, layout {layout}, {an.threads_text(threads)}")
+        ax.legend(fontsize=7, loc="lower right")
+    return fig
 
 
-def history(rows, n_x, m, layout, threads, strategies, path):
-    """Time at one grid point across commits (x: commits by date)."""
-    style = _style(strategies)
-    sel = rows[(rows["n_x"] == n_x) & (rows["m"] == m)]
-    if rows["layout"].notna().any():
-        sel = sel[sel["layout"] == layout]
-    if rows["threads"].notna().any():
-        sel = sel[sel["threads"] == threads]
-    commits = (sel.groupby("commit")["date"].min().sort_values())
-    pos = {c: i for i, c in enumerate(commits.index)}
-    fig, axes = _panels(1)
-    ax = axes[0]
-    for s in strategies:
-        pts = sel[sel["strategy"] == s].groupby("commit")["value"].median()
-        pts = pts.reindex(commits.index).dropna()
-        if len(pts):
-            ax.plot([pos[c] for c in pts.index], pts.values, label=s, **style[s])
-    ax.set_xticks(range(len(commits)))
-    ax.set_xticklabels([f"{c[:8]}\n{d:%Y-%m-%d}" for c, d in commits.items()], fontsize=8)
-    ax.set_xlim(-0.5, max(len(commits) - 0.5, 0.5))
-    ax.set_yscale("log")
-    ax.set_xlabel("commit (oldest to newest)")
-    ax.set_ylabel("time per step (s)")
-    note = " (one commit so far)" if len(commits) == 1 else ""
-    ax.set_title(f"time per step across commits at n_x={n_x}, m={m}\n"
-                 f"layout {layout}, {an.threads_text(threads)}{note}")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    return _save(fig, path)
+def draw_scaling(report):
+    steps = _steps64(report)
+    if len(report.threads) < 2 or steps.empty:
+        return None
+    one, most = report.threads[0], report.threads[-1]
+    style, family = _style(report.strategies), _family(steps)
+    fig, facets = _facets(report, by_threads=False)
+    for (layout, _), ax in facets:
+        sel = an.select(steps, layout=layout)
+        t1, tn = an.shape_table(sel[sel["threads"] == one]), an.shape_table(sel[sel["threads"]
+                                                                               == most])
+        values = []
+        for s in report.strategies:
+            if s in t1 and s in tn:
+                ratio = t1[s] / tn[s]
+                _lines(ax, ratio, family, style[s], s)
+                values += ratio.dropna().tolist()
+        flagged = sel[sel["noisy"] & (sel["threads"] == most)]
+        if len(flagged):
+            ax.scatter(flagged["size"], [1.0] * len(flagged), marker="x", color="red", s=25,
+                       label="noisy point (see findings)", zorder=5)
+        ax.axhline(1.0, color="grey", lw=1, ls="--", label="no gain")
+        ax.axhline(most / one, color="black", lw=1, ls=":", label=f"ideal ({most / one:g}×)")
+        _size_axis(ax, family)
+        ax.set_yscale("log")
+        _robust_ylim(ax, values + [1.0, most / one], pad=1.3)
+        ax.set_ylabel(f"speedup of {most} threads over {one} (×)")
+        ax.set_title(f"thread scaling, layout {layout}")
+        ax.legend(fontsize=8)
+    return fig
+
+
+def history_shape(report):
+    """The cat data's shape where measured, else the measured shape nearest to it in size."""
+    shapes = {(int(n), int(m)) for n, m in zip(report.history["n_x"], report.history["m"])}
+    if not shapes:
+        return None
+    if grid.CAT_SHAPE in shapes:
+        return grid.CAT_SHAPE
+    cat = grid.nbytes(*grid.CAT_SHAPE)
+    return min(shapes, key=lambda s: abs(np.log(grid.nbytes(*s) / cat)))
+
+
+def draw_history(report):
+    if len(report.commits) < 2:
+        return None
+    shape = history_shape(report)
+    rows = an.select(report.history, n_x=shape[0], m=shape[1], dtype="float64")
+    pos = {c: i for i, (c, _) in enumerate(report.commits)}
+    style = _style(report.strategies)
+    fig, facets = _facets(report)
+    for (layout, threads), ax in facets:
+        sel = an.select(rows, layout=layout, threads=threads)
+        for s in report.strategies:
+            pts = sel[sel["strategy"] == s].groupby("commit")["value"].median()
+            pts = pts[[c in pos for c in pts.index]]
+            if len(pts):
+                order = sorted(pts.index, key=pos.get)
+                ax.plot([pos[c] for c in order], pts[order].to_numpy(), label=s, **style[s])
+        ax.set_xticks(range(len(report.commits)))
+        ax.set_xticklabels([f"{c[:8]}\n{d:%Y-%m-%d}" for c, d in report.commits], fontsize=7)
+        ax.set_yscale("log")
+        ax.set_xlabel("commit (oldest to newest)")
+        ax.set_ylabel("time per step (s)")
+        ax.set_title(f"{an.shape_text(*shape)}, layout {layout}, {an.threads_text(threads)}")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
+FIGURES = [
+    Figure("time_vs_size", "Time per step against the size of X", draw_time),
+    Figure("speedup", "Speedup over numpy, for the strategies that compete with it",
+           draw_speedup),
+    Figure("bandwidth", "Achieved bandwidth against the read ceiling", draw_bandwidth),
+    Figure("thread_scaling", "Thread scaling", draw_scaling),
+    Figure("history", "Time per step across commits, at the cat data's size", draw_history),
+]
+
+
+def render(report, folder):
+    """Draw every declared figure that has data into ``folder``: [(Figure, file name)]."""
+    made = []
+    for figure in FIGURES:
+        fig = figure.draw(report)
+        if fig is None:
+            continue
+        path = folder / f"{figure.name}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        made.append((figure, path.name))
+    return made

@@ -1,30 +1,39 @@
-"""asv results folder -> one tidy pandas DataFrame.
+"""asv results folder -> one tidy pandas DataFrame, through asv's own results API.
 
-Reads asv's documented result format (api version 2): each
-``<machine>/<commit[:8]>-<env>.json`` has ``result_columns`` naming the
-columns of every benchmark's row, ``params`` listing each parameter's values
-(as ``repr`` strings), and ``result`` holding one value per point of the
-parameter product in ``itertools.product`` order.  ``null`` means the point
-failed, NaN that it was skipped.  ``benchmarks.json`` gives each benchmark's
-``param_names``, ``unit`` and ``type``.  Nothing in the folder is written.
+Each ``<machine>/<commit[:8]>-<env>.json`` is read with
+``asv.results.Results.load``, which checks the file's format version (asv's
+``api_version``) and refuses files it cannot read.  ``benchmarks.json`` gives
+each benchmark's ``param_names`` and ``unit``.  The machine description that
+``lrperf study`` measures is a sidecar ``<commit[:8]>-<env>.lrperf-machine.jsonl``
+beside the result file (asv only reads ``*.json``).  Nothing in the folder is
+written.  A damaged file, folder or field is skipped with a ReportWarning that
+names it; it never fails the whole report.
 """
 import ast
-import itertools
 import json
 import math
+import re
+import stat
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from ..grid import AXES
+from .. import grid
 
-GRID_PARAMS = list(AXES)
+GRID_PARAMS = list(grid.AXES)
 # Results from before the dtype axis existed measured float64 X.
 AXIS_DEFAULTS = {"dtype": "float64"}
+INT_AXES = ("n_x", "m", "threads", "nbytes")
 COLUMNS = ["machine", "commit", "date", "environment", "benchmark", "type", *GRID_PARAMS,
-           "params", "value", "unit", "ci_low", "ci_high",
-           "status", "renamed_from"]
+           "nbytes", "params", "value", "unit", "ci_low", "ci_high", "q_25", "q_75", "repeat",
+           "status", "renamed_from", "file"]
+SIDECAR_SUFFIX = ".lrperf-machine.jsonl"
+# A strategy name as the registry allows it; anything else in a result file is damage.
+_STRATEGY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_DAMAGE = (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError,
+           IndexError)
 
 
 class ReportWarning(UserWarning):
@@ -40,6 +49,10 @@ def _warn(message):
 
 
 def _read_json(path):
+    path = Path(path)
+    # A FIFO or device named *.json would block the read forever.
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise ValueError("not a regular file")
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 
@@ -47,12 +60,13 @@ def _read_json(path):
 def _param_value(text):
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return text
 
 
 def _finite(x):
-    return float(x) if isinstance(x, (int, float)) and math.isfinite(x) else math.nan
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) \
+        and math.isfinite(x) else math.nan
 
 
 def load_benchmarks(results_dir):
@@ -63,13 +77,14 @@ def load_benchmarks(results_dir):
     except FileNotFoundError:
         _warn(f"{path} not found: parameter names and units are guessed from the results")
         return {}
-    except (OSError, ValueError) as exc:
-        _warn(f"skipping {path}: not valid JSON ({exc})")
+    except _DAMAGE as exc:
+        _warn(f"skipping {path}: not valid JSON ({type(exc).__name__}: {exc})")
         return {}
     if not isinstance(data, dict):
         _warn(f"skipping {path}: expected a JSON object")
         return {}
-    return {k: v for k, v in data.items() if isinstance(v, dict) and "name" in v}
+    return {k: v for k, v in data.items() if isinstance(v, dict) and isinstance(
+        v.get("name"), str) and isinstance(v.get("param_names", []), list)}
 
 
 def _kind(name):
@@ -85,8 +100,9 @@ def _describe(name, params, benchmarks, renames, present):
     if name in benchmarks:
         b = benchmarks[name]
         return b.get("param_names") or [], b.get("unit", ""), b.get("type", _kind(name)), None
-    if (name, tuple(present)) in renames:
-        return renames[(name, tuple(present))]
+    key = (name, tuple(present))
+    if key in renames:
+        return renames[key]
     # Renamed since: the current benchmark of the same kind and parameter
     # lists that this file lacks is the same measurement under its new name.
     kind = _kind(name)
@@ -97,136 +113,257 @@ def _describe(name, params, benchmarks, renames, present):
         b = same[0]
         _warn(f"benchmark {name!r} is not in benchmarks.json: read as {b['name']!r} "
               "(same kind and parameters; renamed)")
-        renames[(name, tuple(present))] = (b.get("param_names") or [], b.get("unit", ""),
-                                           kind, b["name"])
+        renames[key] = (b.get("param_names") or [], b.get("unit", ""), kind, b["name"])
     else:
         old_axes = [a for a in GRID_PARAMS if a not in AXIS_DEFAULTS]
-        names = GRID_PARAMS if len(params) == len(GRID_PARAMS) else old_axes if len(
-            params) == len(old_axes) else [
-            f"param{i + 1}" for i in range(len(params))]
+        names = (GRID_PARAMS if len(params) == len(GRID_PARAMS) else
+                 old_axes if len(params) == len(old_axes) else
+                 [f"param{i + 1}" for i in range(len(params))])
         _warn(f"benchmark {name!r} is not in benchmarks.json and matches no current "
               f"benchmark: kept, parameters read as {names}")
         unit = {"time": "seconds", "peakmem": "bytes", "mem": "bytes"}.get(kind, "")
-        renames[(name, tuple(present))] = (names, unit, kind, None)
-    return renames[(name, tuple(present))]
+        renames[key] = (names, unit, kind, None)
+    return renames[key]
+
+
+def _check_header(res):
+    if not isinstance(res.commit_hash, str) or not re.fullmatch(r"[0-9a-fA-F]{4,64}",
+                                                                 res.commit_hash):
+        raise ValueError(f"commit_hash must be a hex string, got {res.commit_hash!r}")
+    if not isinstance(res.env_name, str):
+        raise ValueError(f"env_name must be a string, got {res.env_name!r}")
+    if res.date is not None and not isinstance(res.date, (int, float)):
+        raise ValueError(f"date must be milliseconds since the epoch, got {res.date!r}")
+    if not isinstance(res.params, dict):
+        raise ValueError(f"params must be an object, got {type(res.params).__name__}")
+
+
+def env_label(env_name):
+    """asv's name of an environment without the interpreter's path in it.
+
+    asv names ``--python=same`` environments after the interpreter's absolute
+    path (``existing-py_root_.pyenv_versions_3.11.7_bin_python3.11``); a
+    report must not show paths of the machine that ran it.
+    """
+    if env_name.startswith("existing-py_"):
+        version = re.search(r"python(\d+\.\d+)$", env_name)
+        return f"existing-py{version.group(1)}" if version else "existing-python"
+    return env_name
+
+
+def write_sidecar(result_file, info):
+    """Record lrperf's machine description beside one asv result file (atomically)."""
+    from ..atomic import write_text
+    write_text(sidecar_path(result_file), json.dumps(info, sort_keys=True) + "\n")
+
+
+def _grid_values(named, path, name):
+    """The axes of one point, checked: ints are ints, a strategy is a name."""
+    out = {}
+    for axis in (*GRID_PARAMS, "nbytes"):
+        value = named.get(axis)
+        if value is None and "strategy" in named:
+            value = AXIS_DEFAULTS.get(axis)
+        if value is not None and axis in INT_AXES and (
+                isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{name}: parameter {axis}={value!r} is not an integer")
+        if axis == "strategy" and value is not None and not (
+                isinstance(value, str) and _STRATEGY_NAME.match(value)):
+            raise ValueError(f"{name}: strategy {value!r} is not a strategy name")
+        out[axis] = value
+    return out
 
 
 def _rows_of_file(path, machine_name, benchmarks, renames):
-    data = _read_json(path)
-    columns = data["result_columns"]
-    machine = (data.get("params") or {}).get("machine") or machine_name
-    date = pd.to_datetime(data["date"], unit="ms", utc=True) if data.get("date") else pd.NaT
-    base = {"machine": machine, "commit": data["commit_hash"], "date": date,
-            "environment": data.get("env_name", "")}
+    from asv.results import Results
+    from asv.util import UserError
+    if not stat.S_ISREG(Path(path).stat().st_mode):  # a FIFO would block the read forever
+        raise ValueError("not a regular file")
+    try:
+        res = Results.load(str(path))
+    except UserError as exc:  # asv's own refusal: wrong format version, missing keys
+        raise ValueError(str(exc).replace(str(Path(path).resolve()), str(path))) from None
+    _check_header(res)
+    machine = res.params.get("machine") or machine_name
+    if not isinstance(machine, str):
+        raise ValueError(f"params.machine must be a string, got {machine!r}")
+    date = pd.to_datetime(res.date, unit="ms", utc=True) if res.date else pd.NaT
+    base = {"machine": machine, "commit": res.commit_hash, "date": date,
+            "environment": env_label(res.env_name), "file": str(path)}
+    present = list(res.get_all_result_keys())
     rows = []
-    for name, values in data["results"].items():
-        row = dict(itertools.zip_longest(columns, values))
-        params = row.get("params") or []
-        points = list(itertools.product(*params))
-        result = row.get("result")
-        if result is None:  # the whole benchmark failed (e.g. an import error)
-            result = [None] * len(points)
-        if len(result) != len(points):
-            _warn(f"{path}: {name} has {len(result)} values for {len(points)} "
+    for name in present:
+        params = res.get_result_params(name) or []
+        param_names, unit, kind, renamed = _describe(name, params, benchmarks, renames, present)
+        values = res.get_result_value(name, params)
+        stats = res.get_result_stats(name, params)
+        if not isinstance(values, list):  # asv gives a list, one per point
+            values = [values]
+        points = list(_product(params))
+        if len(values) != len(points):
+            _warn(f"{path}: {name} has {len(values)} values for {len(points)} "
                   "parameter combinations: skipped")
             continue
-        lows = row.get("stats_ci_99_a") or [None] * len(points)
-        highs = row.get("stats_ci_99_b") or [None] * len(points)
-        param_names, unit, kind, renamed = _describe(name, params, benchmarks, renames,
-                                                     data["results"].keys())
-        for point, value, lo, hi in zip(points, result, lows, highs):
+        for point, value, st in zip(points, values, stats or [None] * len(points)):
             named = dict(zip(param_names, (_param_value(p) for p in point)))
+            try:
+                axes = _grid_values(named, path, name)
+            except ValueError as exc:
+                _warn(f"{path}: point skipped: {exc}")
+                continue
             if value is None:
                 status, value = "failed", math.nan
-            elif isinstance(value, (int, float)) and math.isnan(value):
+            elif isinstance(value, float) and math.isnan(value):
                 status = "skipped"
-            else:
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 status = "ok"
+            else:
+                _warn(f"{path}: {name} has a non-numeric value {value!r}: point skipped")
+                continue
+            st = st if isinstance(st, dict) else {}
             rows.append({
-                **base, "benchmark": renamed or name, "type": kind,
-                **{p: named.get(p, AXIS_DEFAULTS.get(p) if "strategy" in named else None)
-                   for p in GRID_PARAMS},
+                **base, "benchmark": renamed or name, "type": kind, **axes,
                 "params": json.dumps(named, sort_keys=True, default=str),
-                "value": _finite(value), "unit": unit, "ci_low": _finite(lo),
-                "ci_high": _finite(hi), "status": status,
+                "value": _finite(value), "unit": unit,
+                "ci_low": _finite(st.get("ci_99_a")), "ci_high": _finite(st.get("ci_99_b")),
+                "q_25": _finite(st.get("q_25")), "q_75": _finite(st.get("q_75")),
+                "repeat": _finite(st.get("repeat")), "status": status,
                 "renamed_from": name if renamed else None,
             })
     return rows
 
 
+def _product(params):
+    import itertools
+    return itertools.product(*params)
+
+
 def _machine_folders(results_dir):
     for folder in sorted(p for p in Path(results_dir).iterdir() if p.is_dir()):
         try:
-            name = _read_json(folder / "machine.json")["machine"]
-        except (OSError, ValueError, KeyError, TypeError):
-            name = folder.name  # each result file names its machine anyway
-        yield folder, name
+            files = sorted(p for p in folder.glob("*.json") if p.name != "machine.json")
+        except OSError as exc:
+            _warn(f"skipping machine folder {folder}: cannot be read ({exc.strerror or exc})")
+            continue
+        name, data = folder.name, {}  # each result file names its machine anyway
+        try:
+            data = _read_json(folder / "machine.json")
+            value = data["machine"]
+            if isinstance(value, str) and value:
+                name = value
+            else:
+                _warn(f"{folder / 'machine.json'}: machine is {value!r}, not a name: "
+                      f"the folder name {folder.name!r} is used")
+        except FileNotFoundError:
+            pass
+        except _DAMAGE as exc:
+            _warn(f"{folder / 'machine.json'} is damaged ({type(exc).__name__}): the folder "
+                  f"name {folder.name!r} is used")
+        data = {k: v for k, v in data.items() if isinstance(v, (str, int, float))} \
+            if isinstance(data, dict) else {}
+        yield folder, name, files, data
+
+
+@dataclass
+class Loaded:
+    """What a results folder holds: the points, and what each machine is."""
+    frame: pd.DataFrame
+    asv_machines: dict      # {machine: asv's machine.json fields}
+    descriptions: dict      # {(machine, commit, environment): lrperf's machine description}
+
+
+def load(results_dir):
+    """The results folder as a Loaded record (see ``load_results`` for the frame)."""
+    frame, folders = _load(results_dir)
+    machines = {name: data for _, name, _, data in folders}
+    return Loaded(frame, machines, machine_descriptions(frame))
 
 
 def load_results(results_dir):
     """Every result file under ``results_dir`` as one tidy DataFrame.
 
     One row per benchmark point: machine, commit, date, environment,
-    benchmark, type, the grid parameters (strategy, n_x, m, layout, threads;
-    None where a benchmark lacks one), all parameters as JSON, value, unit,
-    asv's 99% confidence bounds (ci_low, ci_high; NaN when asv gave none),
-    and status: "ok", "failed" (asv's null; value NaN) or "skipped" (NaN).
-    Unreadable files are skipped with a ReportWarning naming them; a folder
-    with nothing usable raises NoResultsError.
+    benchmark, type, the grid axes (``grid.AXES``, plus ``nbytes`` of the
+    ceiling benchmark; None where a benchmark lacks one), all parameters as
+    JSON, value, unit, asv's 99% confidence bounds (ci_low, ci_high) and
+    quartiles (q_25, q_75) and number of samples (repeat), NaN when asv gave
+    none, status: "ok", "failed" (asv's null) or "skipped" (NaN), and the
+    file it came from.  Unreadable files, folders and fields are skipped with
+    a ReportWarning naming them; a folder with nothing usable raises
+    NoResultsError.
     """
+    return _load(results_dir)[0]
+
+
+def _load(results_dir):
     results_dir = Path(results_dir)
-    if not results_dir.is_dir():
+    if not results_dir.exists():
         raise NoResultsError(f"results folder {str(results_dir)!r} does not exist "
-                             "(run `asv run` or `lrperf study` first)")
-    files = [(path, machine) for folder, machine in _machine_folders(results_dir)
-             for path in sorted(folder.glob("*.json")) if path.name != "machine.json"]
+                             "(run `lrperf study` or `asv run` first)")
+    if not results_dir.is_dir():
+        raise NoResultsError(f"--results must be a folder of asv results, "
+                             f"got the file {str(results_dir)!r}")
+    try:
+        folders = list(_machine_folders(results_dir))
+    except OSError as exc:
+        raise NoResultsError(f"results folder {str(results_dir)!r} cannot be read "
+                             f"({exc.strerror or exc})") from None
+    files = [(path, machine) for _, machine, paths, _ in folders for path in paths]
     if not files:
         raise NoResultsError(f"no asv result files in {str(results_dir)!r} (expected "
-                             "<machine>/<commit>-<env>.json: run `asv run` or `lrperf study`)")
+                             "<machine>/<commit>-<env>.json: run `lrperf study` or `asv run`)")
     benchmarks = load_benchmarks(results_dir)
     renames = {}
     rows = []
     for path, machine in files:
         try:
             rows.extend(_rows_of_file(path, machine, benchmarks, renames))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except _DAMAGE as exc:
             _warn(f"skipping {path}: not a readable asv result file "
-                  f"({type(exc).__name__}: {exc})")
+                  f"({type(exc).__name__}: {str(exc)[:200]})")
     frame = pd.DataFrame(rows, columns=COLUMNS)
     if not (frame["status"] == "ok").any():
         raise NoResultsError(f"no usable benchmark results in {str(results_dir)!r} "
                              f"({len(frame)} points read, none measured)")
-    for col in ("n_x", "m", "threads"):
+    for col in INT_AXES:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
-    return frame
+    return frame, folders
 
 
-def machine_description(frame, results_dir=None):
-    """{(machine, commit, environment): dict} from the suite's machine_info benchmark.
+def sidecar_path(result_file):
+    """Where the machine description of one asv result file lives."""
+    result_file = Path(result_file)
+    return result_file.with_name(result_file.stem + SIDECAR_SUFFIX)
 
-    The suite records ``json.dumps(lrperf.machine.machine_info())`` as the one
-    parameter value of ``hardware.track_machine_info``.
+
+def machine_descriptions(frame):
+    """{(machine, commit, environment): dict}: the sidecar of each result file.
+
+    Older results carried the description as the parameter value of
+    ``hardware.track_machine_info``; those are read too.
     """
     found = {}
-    rows = frame[frame["benchmark"].str.contains("machine_info", regex=False)]
-    for _, r in rows.iterrows():
-        params = json.loads(r["params"])
-        for text in params.values():
+    legacy = frame[frame["benchmark"] == "hardware.track_machine_info"]
+    for _, r in legacy.iterrows():
+        for text in json.loads(r["params"]).values():
             try:
                 info = json.loads(text) if isinstance(text, str) else None
             except ValueError:
                 continue
             if isinstance(info, dict) and info:
                 found[(r["machine"], r["commit"], r["environment"])] = info
-    return found
-
-
-def asv_machines(results_dir):
-    """{machine: asv's machine.json (arch, cpu, num_cpu, os, ram)} where readable."""
-    found = {}
-    for folder, name in _machine_folders(results_dir):
+    for (machine, commit, env, file), _ in frame.groupby(
+            ["machine", "commit", "environment", "file"]):
+        path = sidecar_path(file)
         try:
-            found[name] = _read_json(folder / "machine.json")
-        except (OSError, ValueError):
-            pass
+            info = _read_json(path)
+        except FileNotFoundError:
+            continue
+        except _DAMAGE as exc:
+            _warn(f"skipping {path}: not a readable machine description ({type(exc).__name__})")
+            continue
+        if isinstance(info, dict):
+            found[(machine, commit, env)] = info
+        else:
+            _warn(f"skipping {path}: expected a JSON object")
     return found

@@ -1,6 +1,7 @@
-"""README.md of one machine's report: the findings in numbers, with the figures."""
+"""README.md of one machine's report: the machine, the findings, the table, the figures."""
 import math
 
+from .. import grid
 from . import analysis as an
 
 hb, hs = an.human_bytes, an.human_seconds
@@ -10,179 +11,94 @@ def _date(when):
     return "date unknown" if when is None or when != when else f"{when:%Y-%m-%d %H:%M} UTC"
 
 
-def _pct(share):
-    return f"{100 * share:.0f}%" if share >= 0.1 else f"{100 * share:.2g}%"
+def cpu_line(description, asv_machine=None):
+    """'model; SIMD; L1d/L2/L3; cores' — the line every figure's caption names."""
+    d, asvm = description or {}, asv_machine or {}
+    caches = d.get("caches") or {}
+    cache = ", ".join(f"{level} {hb(c['bytes'])}" for level, c in caches.items()
+                      if isinstance(c, dict) and c.get("bytes"))
+    parts = [d.get("cpu") or asvm.get("cpu") or "CPU not recorded",
+             "SIMD " + "/".join(d["simd"]) if d.get("simd") else None,
+             cache or None,
+             f"{d.get('cores') or asvm.get('num_cpu')} cores"
+             if d.get("cores") or asvm.get("num_cpu") else None]
+    return "; ".join(p for p in parts if p)
 
 
-def _range(series):
-    s = series.dropna()
-    if s.empty:
-        return None
-    lo, hi = s.idxmin(), s.idxmax()
-    return f"{s[lo]:.3g}× (at {hb(lo)}) to {s[hi]:.3g}× (at {hb(hi)})"
-
-
-def machine_section(ctx):
-    info, asvm = ctx["info"], ctx["asv_machine"]
-    lines = ["## Machine and versions", "", "| | |", "| --- | --- |"]
-    fields = [("asv machine name", ctx["machine"]),
-              ("CPU", info.get("cpu") or asvm.get("cpu")),
-              ("cores", info.get("cores") or asvm.get("num_cpu")),
+def machine_section(report):
+    d, asvm = report.description, report.asv_machine
+    caches = d.get("caches") or {}
+    fields = [("asv machine name", report.machine),
+              ("CPU", d.get("cpu") or asvm.get("cpu")),
+              ("SIMD flags that matter", ", ".join(d.get("simd") or []) or None),
+              *[(f"{level} cache", f"{hb(c['bytes'])}" + (
+                  f", shared by {c['shared_by']} cores" if c.get("shared_by", 1) > 1 else
+                  " per core")) for level, c in caches.items() if isinstance(c, dict)
+                and c.get("bytes")],
+              ("cores", d.get("cores") or asvm.get("num_cpu")),
+              ("advertised clock", f"{d['ghz_advertised']} GHz" if d.get("ghz_advertised")
+               else None),
               ("OS", asvm.get("os")),
               ("RAM", hb(float(asvm["ram"])) if str(asvm.get("ram", "")).isdigit() else None),
-              ("BLAS", info.get("blas")), ("BLAS threads (default)", info.get("blas_threads")),
-              ("Numba threads (default)", info.get("numba_threads")),
-              ("NumPy", info.get("numpy")), ("Numba", info.get("numba")),
-              ("Python", info.get("python"))]
-    for threads, gbs in sorted(ctx["read_bw"].items()):
-        fields.append((f"measured read bandwidth, {an.threads_text(threads)}", f"{gbs:.1f} GB/s"))
-    for key, value in fields:
-        lines.append(f"| {key} | {value if value not in (None, '') else 'not recorded'} |")
-    if not ctx["info"]:
-        lines += ["", "The results carry no machine description (no `machine_info` "
-                  "benchmark): CPU and cores are asv's own machine record."]
+              ("BLAS", d.get("blas")), ("BLAS threads (default)", d.get("blas_threads")),
+              ("Numba threads (default)", d.get("numba_threads")),
+              ("NumPy", d.get("numpy")), ("Numba", d.get("numba")),
+              ("Python", d.get("python"))]
+    lines = ["## Machine and versions", "", "| | |", "| --- | --- |"]
+    lines += [f"| {k} | {v if v not in (None, '') else 'not recorded'} |" for k, v in fields]
+    if not d:
+        lines += ["", "These results carry no machine description (it is written by "
+                  "`lrperf study`): CPU and cores are asv's own record."]
     return lines
 
 
-def findings(ctx):
-    out = []
-    times, strategies, layout = ctx["times1"], ctx["strategies"], ctx["layout"]
-    t1 = ctx["threads"][0]
-    where = f"(layout {layout}, {an.threads_text(t1)})"
-    if times.empty:
-        return ["- No step timings in these results."]
-    regimes = an.regimes(times)
-    parts = [f"{s} from {hb(lo)} to {hb(hi)}" if lo != hi else f"{s} at {hb(lo)}"
-             for lo, hi, s in regimes]
-    out.append(f"- **Best strategy per regime** {where}: " + "; ".join(parts) + ".")
-    for base in ("python_loops", "numpy"):
-        if base not in times:
-            continue
-        parts = []
-        for s in strategies:
-            if s != base and s in times:
-                text = _range(times[base] / times[s])
-                if text:
-                    parts.append(f"{s} {text}")
-        if parts:
-            out.append(f"- **Speedup over {base}** {where}: " + "; ".join(parts) + ".")
-    cross, mixed = [], []
-    for i, a in enumerate(strategies):
-        for b in strategies[i + 1:]:
-            kind, detail = an.crossovers(times, a, b)
-            if kind == "one":
-                size, below, above = detail
-                cross.append(f"{below} is faster than {above} below about {hb(size)}, "
-                             f"{above} above")
-            elif kind == "mixed":
-                mixed.append(f"{a} vs {b} ({a} faster at {detail[0]} of {detail[1]} sizes)")
-    text = "; ".join(cross) if cross else "none with a single switch"
-    if mixed:
-        text += (". The order flips more than once with size (the shape n_x x m decides, "
-                 "see the table): " + "; ".join(mixed))
-    out.append(f"- **Crossovers** {where}: {text}.")
-    bw = ctx["bandwidth"]
-    for threads in ctx["threads"]:
-        limit = ctx["read_bw"].get(threads)
-        gbs = an.table(bw, layout, threads) if not bw.empty else bw
-        if not limit or gbs.empty:
-            continue
-        parts = []
-        for s in strategies:
-            if s in gbs and gbs[s].notna().any():
-                col = gbs[s].dropna()
-                peak, big = col.idxmax(), col.index.max()
-                text = (f"{s} {col[peak]:.3g} GB/s = {_pct(col[peak] / limit)} "
-                        f"at {hb(peak)}")
-                if big != peak:
-                    text += f" ({_pct(col[big] / limit)} at the largest, {hb(big)})"
-                parts.append(text)
-        if parts:
-            out.append(f"- **Share of the read bandwidth** ({limit:.1f} GB/s measured "
-                       "out of cache, so over 100% means X fit in cache; "
-                       f"layout {layout}, {an.threads_text(threads)}): "
-                       + "; ".join(parts) + ".")
-    if len(ctx["threads"]) > 1:
-        most = ctx["threads"][-1]
-        tn = an.table(ctx["steps"], layout, most)
-        parts = []
-        for s in strategies:
-            if s in times and s in tn:
-                r = (times[s] / tn[s]).dropna()
-                if len(r):
-                    parts.append(f"{s} {r.iloc[-1]:.2g}× at {hb(r.index[-1])} "
-                                 f"(range {r.min():.2g}–{r.max():.2g}×)")
-        if parts:
-            out.append(f"- **Thread scaling** ({most} threads over {t1}, layout {layout}): "
-                       + "; ".join(parts) + ".")
-    layouts = sorted(ctx["steps"]["layout"].dropna().unique())
-    if "C" in layouts and "F" in layouts:
-        c, f = an.table(ctx["steps"], "C", t1), an.table(ctx["steps"], "F", t1)
-        parts = []
-        for s in strategies:
-            if s in c and s in f:
-                r = (f[s] / c[s]).dropna()
-                if len(r):
-                    parts.append(f"{s} {r.median():.2g}× (range {r.min():.2g}–{r.max():.2g})")
-        if parts:
-            out.append("- **Layout** (time with F-ordered X over C-ordered, "
-                       f"{an.threads_text(t1)}, "
-                       "median over sizes): " + "; ".join(parts) + ".")
-    first = ctx["first_call"]
-    if not first.empty and "cache" in first.columns:
-        parts = []
-        for s in strategies:
-            row = first[first["strategy"] == s]
-            vals = {c: row[row["cache"] == c]["value"].median() for c in ("cold", "warm")}
-            if any(math.isfinite(v) for v in vals.values()):
-                parts.append(f"{s} {hs(vals['cold'])} cold / {hs(vals['warm'])} warm"
-                             if all(math.isfinite(v) for v in vals.values())
-                             else f"{s} " + ", ".join(f"{hs(v)} {c}" for c, v in vals.items()
-                                                     if math.isfinite(v)))
-        if parts:
-            out.append("- **First call** (compilation or Numba cache load, fresh interpreter, "
-                       "not in any timing above): " + "; ".join(parts) + ".")
-    return out
-
-
-def step_table(ctx):
-    steps = ctx["steps"]
-    sel = steps[(steps["layout"] == ctx["layout"]) & (steps["threads"] == ctx["threads"][0])]
-    if sel.empty:
-        return []
-    t = sel.pivot_table(index=["n_x", "m"], columns="strategy", values="value", aggfunc="median")
-    cols = [s for s in ctx["strategies"] if s in t]
-    lines = [f"Time per step, layout {ctx['layout']}, {an.threads_text(ctx['threads'][0])} "
-             "(— = skipped as too slow, or failed):", "",
-             "| n_x | m | size of X | " + " | ".join(cols) + " |",
-             "| ---: | ---: | ---: | " + " | ".join("---:" for _ in cols) + " |"]
-    for (n_x, m), row in t.iterrows():
-        cells = [hs(row[c]) if math.isfinite(row[c]) else "—" for c in cols]
-        lines.append(f"| {n_x} | {m} | {hb(8 * n_x * m)} | " + " | ".join(cells) + " |")
+def step_table(report):
+    lines = []
+    for layout in report.layouts:
+        for threads in report.threads:
+            t = an.shape_table(an.select(report.steps, layout=layout, threads=threads,
+                                         dtype="float64"))
+            if t.empty:
+                continue
+            cols = [s for s in report.strategies if s in t]
+            lines += [f"Time per step, layout {layout}, {an.threads_text(threads)} "
+                      "(— = skipped as too slow, or failed):", "",
+                      "| n_x × m | size of X | " + " | ".join(cols) + " |",
+                      "| ---: | ---: | " + " | ".join("---:" for _ in cols) + " |"]
+            for (n_x, m), row in t.iterrows():
+                cells = [hs(row[c]) if math.isfinite(row[c]) else "—" for c in cols]
+                lines.append(f"| {an.shape_text(n_x, m)} | {hb(grid.nbytes(n_x, m))} | "
+                             + " | ".join(cells) + " |")
+            lines.append("")
     return lines
 
 
-def readme(ctx, figures):
-    status = ctx["status_counts"]
-    n = ctx["n_commits"]
-    lines = [f"# lrperf study: machine `{ctx['machine']}`", "",
-             f"Commit `{ctx['commit'][:12]}` ({_date(ctx['date'])}), "
-             f"environment `{ctx['environment']}`; "
-             f"{n} commit{'' if n == 1 else 's'} in the history. "
-             f"Points: {status.get('ok', 0)} measured, {status.get('skipped', 0)} skipped "
-             f"(estimated too slow), {status.get('failed', 0)} failed. "
-             "Every number below comes from these asv results; the table of all points "
-             "is [results.csv](results.csv).", ""]
-    lines += machine_section(ctx) + ["", "## Findings", ""] + findings(ctx) + [""]
-    lines += step_table(ctx) + [""]
+def readme(report, figures, results_label):
+    status = report.status_counts
+    n = len(report.commits)
+    lines = [f"# lrperf study: machine `{report.machine}`", "",
+             f"Measured on **{cpu_line(report.description, report.asv_machine)}**.", "",
+             f"Commit `{report.commit[:12]}` ({_date(report.date)}), "
+             f"environment `{report.environment}`; {n} commit{'' if n == 1 else 's'} "
+             f"in the history. Points: {status.get('ok', 0)} measured, "
+             f"{status.get('skipped', 0)} skipped (estimated too slow), "
+             f"{status.get('failed', 0)} failed. Every number below comes from one measured "
+             "shape n_x × m of these asv results; all points are in "
+             "[results.csv](results.csv).", ""]
+    lines += machine_section(report) + ["", "## Findings", ""] + report.findings + [""]
+    lines += step_table(report)
     lines += ["## Figures", ""]
-    for title, name in figures:
-        lines += [f"### {title}", "", f"![{title}]({name})", ""]
+    for figure, name in figures:
+        lines += [f"### {figure.title}", "", f"![{figure.title}]({name})", ""]
+    if len(report.commits) < 2:
+        lines += ["History across commits is drawn from two commits on (`asv run "
+                  "HEAD~1..HEAD`, then `lrperf report`).", ""]
     lines += ["## Reproduce", "", "```sh",
-              "lrperf study                         # run the suite on this tree, then this report",
-              f"lrperf report --results {ctx['results_dir']} --out {ctx['out_dir']}",
+              "lrperf study            # run the suite on this checkout, then this report",
+              f"lrperf report --results {results_label}",
               "```", "",
-              "Timings are asv medians of one call; the speedups are ratios of medians "
-              "measured in the same run, at equal thread counts (Numba and BLAS threads set "
-              "together). Skipped points are left out of the figures, never drawn as zero.", ""]
+              "Timings are asv medians of one call; speedups are ratios of medians measured "
+              "in the same run at equal thread counts (Numba and BLAS threads set together). "
+              "\"Significant\" is asv compare's rule: the two 99% intervals do not overlap. "
+              "Skipped points are left out of the figures, never drawn as zero.", ""]
     return "\n".join(lines)

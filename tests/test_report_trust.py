@@ -1,0 +1,271 @@
+"""The report never hangs or lies: damaged fields, exact benchmark names, noise, findings
+checked against results.csv, comparisons, no paths of the machine that ran it.
+
+Expected values are recomputed here with pandas from the report's own results.csv
+or from the raw asv JSON, never taken from the report's analysis code.
+"""
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from lrperf import cli
+from lrperf.report import ReportWarning, build_report, load_results
+
+FIXTURE = Path(__file__).parent / "fixtures" / "asv_results"
+STEP = "step.Step.time_propagate"
+
+
+@pytest.fixture
+def results(tmp_path):
+    dst = tmp_path / "results"
+    shutil.copytree(FIXTURE, dst)
+    return dst
+
+
+def _result_file(results):
+    return next(p for p in sorted((results / "vm").glob("*.json")) if p.name != "machine.json")
+
+
+def _edit(path, change):
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def _second_commit(results, factor=None, strategy=None, commit="b" * 40):
+    """A copy of the result file as a later commit; ``strategy``'s step times times ``factor``."""
+    src = _result_file(results)
+    data = json.loads(src.read_text())
+    data["commit_hash"] = commit
+    data["date"] += 3_600_000
+    if factor is not None:
+        cols = data["result_columns"]
+        row = dict(zip(cols, data["results"][STEP]))
+        names = [s.strip("'") for s in row["params"][0]]
+        per = len(row["result"]) // len(names)
+        k = names.index(strategy)
+        for key in ("result", "stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75"):
+            values = row.get(key)
+            if values:
+                for i in range(k * per, (k + 1) * per):
+                    if values[i] is not None:
+                        values[i] *= factor
+        data["results"][STEP] = [row.get(c) for c in cols]
+    dst = src.with_name(f"{commit[:8]}-{src.name.split('-', 1)[1]}")
+    dst.write_text(json.dumps(data))
+    return dst
+
+
+def test_other_warnings_during_the_report_cannot_loop(results, tmp_path):
+    """Before the fix, any non-report warning re-emitted itself forever (24 GB, OOM)."""
+    script = (
+        "import sys, warnings\n"
+        "warnings.simplefilter('default')\n"
+        "from lrperf.report import figures\n"
+        "draw = figures.FIGURES[0].draw\n"
+        "def noisy(report):\n"
+        "    warnings.warn('a warning from matplotlib or pandas', UserWarning)\n"
+        "    return draw(report)\n"
+        "figures.FIGURES[0] = figures.Figure('time_vs_size', 't', noisy)\n"
+        "from lrperf import cli\n"
+        f"sys.exit(cli.main(['report', '--results', {str(results)!r}, "
+        f"'--out', {str(tmp_path / 'out')!r}]))\n")
+    limit = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))\n")
+    done = subprocess.run([sys.executable, "-c", limit + script], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr.count("a warning from matplotlib or pandas") == 1
+
+
+def test_step_time_comes_from_the_exact_benchmark_never_from_optimize(results, tmp_path):
+    """Without time_propagate, 100-step Optimize times must not pose as time per step."""
+    _edit(_result_file(results), lambda d: d["results"].pop(STEP))
+    build_report(results, tmp_path / "out")
+    readme = (tmp_path / "out" / "vm" / "README.md").read_text()
+    assert "No step timings in these results" in readme
+    assert "Time per step, layout" not in readme
+
+
+@pytest.mark.parametrize("damage, named", [
+    ("machine_json_list", "machine.json"),
+    ("integer_commit_hash", ".json"),
+    ("threads_1_5", ".json"),
+    ("deeply_nested", ".json"),
+    ("garbage_strategy", ".json"),
+])
+def test_a_damaged_field_skips_its_file_or_point_with_a_warning_naming_it(
+        results, tmp_path, damage, named):
+    path = _result_file(results)
+    if damage == "machine_json_list":
+        (results / "vm" / "machine.json").write_text(json.dumps({"machine": ["vm", "x"]}))
+    elif damage == "integer_commit_hash":
+        _second_commit(results)
+        _edit(path, lambda d: d.update(commit_hash=12345))
+    elif damage == "threads_1_5":
+        def threads(d):
+            row = dict(zip(d["result_columns"], d["results"][STEP]))
+            row["params"][-1] = ["'1.5'" if v == "2" else v for v in row["params"][-1]]
+            d["results"][STEP] = [row.get(c) for c in d["result_columns"]]
+        _edit(path, threads)
+    elif damage == "deeply_nested":
+        _second_commit(results)
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    elif damage == "garbage_strategy":
+        def garbage(d):
+            row = dict(zip(d["result_columns"], d["results"][STEP]))
+            row["params"][0][0] = "'; rm -rf /'"
+            d["results"][STEP] = [row.get(c) for c in d["result_columns"]]
+        _edit(path, garbage)
+    with pytest.warns(ReportWarning) as caught:
+        out = build_report(results, tmp_path / "out")
+    assert any(named in str(w.message) and str(results) in str(w.message) for w in caught)
+    readme = (out / "vm" / "README.md").read_text()
+    assert "numpy" in readme and "rm -rf" not in readme
+    if damage == "threads_1_5":
+        frame = pd.read_csv(out / "vm" / "results.csv")
+        assert set(frame.loc[frame["benchmark"] == STEP, "threads"].dropna()) == {1}
+
+
+def test_a_fifo_named_like_a_result_file_is_skipped_not_waited_on(results, tmp_path):
+    os.mkfifo(results / "vm" / "zzzzzzzz-fifo.json")
+    with pytest.warns(ReportWarning, match="zzzzzzzz-fifo.json"):
+        build_report(results, tmp_path / "out")
+
+
+def test_an_unreadable_machine_folder_is_named(results, tmp_path, monkeypatch):
+    (results / "other").mkdir()
+    real_glob = Path.glob
+
+    def glob(self, pattern):
+        if self.name == "other":
+            raise PermissionError(13, "Permission denied")
+        return real_glob(self, pattern)
+
+    monkeypatch.setattr(Path, "glob", glob)
+    with pytest.warns(ReportWarning, match="machine folder .*other.*cannot be read"):
+        build_report(results, tmp_path / "out")
+
+
+def test_results_pointing_at_a_file_says_so(results, tmp_path, capsys):
+    assert cli.main(["report", "--results", str(_result_file(results)),
+                     "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "got the file" in err[0]
+
+
+def _finding(readme, heading):
+    line = next(x for x in readme.splitlines() if x.startswith(f"- **{heading}"))
+    return line
+
+
+def test_three_findings_recomputed_from_results_csv(results, tmp_path):
+    out = build_report(results, tmp_path / "out") / "vm"
+    readme = (out / "README.md").read_text()
+    csv = pd.read_csv(out / "results.csv")
+    steps = csv[(csv["benchmark"] == STEP) & (csv["status"] == "ok")]
+
+    def times(layout, threads):
+        sel = steps[(steps["layout"] == layout) & (steps["threads"] == threads)]
+        return sel.pivot_table(index=["n_x", "m"], columns="strategy", values="value")
+
+    # 1. The fastest strategy at the first shape named for layout C, 1 thread.
+    line = _finding(readme, "Fastest** (layout C, 1 thread)")
+    name, n_x, m = re.search(r": (\w+) (?:from|at) (\d+)×(\d+)", line).groups()
+    assert times("C", 1).loc[(int(n_x), int(m))].idxmin() == name
+    # 2. The range of numba_fused's speedup over numpy, layout F, 2 threads.
+    line = _finding(readme, "Speedup over numpy** (layout F, 2 threads)")
+    lo, lo_nx, lo_m, hi, hi_nx, hi_m = re.search(
+        r"numba_fused ([\d.e+-]+)× \((\d+)×(\d+), [^)]*\) to ([\d.e+-]+)× \((\d+)×(\d+)",
+        line).groups()
+    t = times("F", 2)
+    ratio = t["numpy"] / t["numba_fused"]
+    assert ratio.idxmin() == (int(lo_nx), int(lo_m))
+    assert ratio.idxmax() == (int(hi_nx), int(hi_m))
+    assert float(lo) == pytest.approx(ratio.min(), rel=5e-3)
+    assert float(hi) == pytest.approx(ratio.max(), rel=5e-3)
+    # 3. The layout ratio of numpy on 1 thread: C time over F time, per shape.
+    line = _finding(readme, "Layout** (time in C order over F order, 1 thread")
+    lo, lo_nx, lo_m = re.search(r"numpy ([\d.e+-]+)× \((\d+)×(\d+)", line).groups()
+    r = times("C", 1)["numpy"] / times("F", 1)["numpy"]
+    assert r.idxmin() == (int(lo_nx), int(lo_m))
+    assert float(lo) == pytest.approx(r.min(), rel=5e-3)
+
+
+def test_a_point_with_a_wide_interval_is_flagged(results, tmp_path):
+    def widen(d):
+        row = dict(zip(d["result_columns"], d["results"][STEP]))
+        i = next(i for i, v in enumerate(row["result"]) if v)
+        row["stats_ci_99_a"][i] = row["result"][i] * 0.5
+        row["stats_ci_99_b"][i] = row["result"][i] * 20
+        d["results"][STEP] = [row.get(c) for c in d["result_columns"]]
+    _edit(_result_file(results), widen)
+    out = build_report(results, tmp_path / "out") / "vm"
+    line = _finding((out / "README.md").read_text(), "Noisy points")
+    assert line.startswith("- **Noisy points** (1;")
+
+
+def test_history_needs_two_commits_and_is_drawn_at_the_cat_size_or_nearest(results, tmp_path):
+    _second_commit(results)
+    out = build_report(results, tmp_path / "out") / "vm"
+    readme = (out / "README.md").read_text()
+    assert "](history.png)" in readme and "2 commits in the history" in readme
+    assert (out / "history.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_compare_marks_a_doubled_strategy_slower_and_nothing_else(results, tmp_path, capsys):
+    _second_commit(results, factor=2.0, strategy="numba_fused")
+    assert cli.main(["compare", "a83eb0b1", "bbbbbbbb", "--results", str(results),
+                     "--out", str(tmp_path / "cmp")]) == 0
+    text = capsys.readouterr().out
+    rows = [x.split() for x in text.splitlines() if re.match(r"^(same|faster|slower)", x)]
+    assert rows
+    for verdict, ratio, *rest in rows:
+        if "numba_fused" in rest:
+            assert float(ratio) == pytest.approx(2.0, rel=1e-3)
+            assert verdict.startswith("slower")
+        else:
+            assert float(ratio) == pytest.approx(1.0) and verdict == "same"
+    assert list((tmp_path / "cmp").glob("compare-*.png"))
+
+
+def test_compare_with_an_unknown_run_is_one_line(results, capsys):
+    assert cli.main(["compare", "a83eb0b1", "ffff", "--results", str(results)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no commit starting with 'ffff'" in err[0]
+
+
+def test_no_path_of_the_running_machine_in_the_report(results, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = build_report(results, "out")
+    text = "".join(p.read_text() for p in out.rglob("*.md"))
+    text += (out / "vm" / "results.csv").read_text()
+    for path in (str(tmp_path), str(Path.home()), "/root", "pyenv", "/tmp"):
+        assert path not in text
+    assert "existing-py3.11" in text
+
+
+def test_report_files_get_normal_permissions(results, tmp_path):
+    old = os.umask(0o022)
+    try:
+        out = build_report(results, tmp_path / "out")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((out / "vm").stat().st_mode) == 0o755
+    assert stat.S_IMODE((out / "README.md").stat().st_mode) == 0o644
+
+
+def test_results_csv_carries_asv_spread(results, tmp_path):
+    out = build_report(results, tmp_path / "out") / "vm"
+    header = (out / "results.csv").read_text().splitlines()[0].split(",")
+    for col in ("ci_low", "ci_high", "q_25", "q_75", "repeat"):
+        assert col in header
+    frame = load_results(results)
+    assert frame["q_25"].notna().any()
