@@ -4,7 +4,11 @@ Heavy imports (pandas, matplotlib, asv) happen inside the subcommand that
 needs them, so ``lrperf --help`` and ``lrperf strategies`` stay fast.
 """
 import argparse
+import contextlib
+import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -15,8 +19,10 @@ from . import api, datasets
 from .grid import GRIDS
 from .registry import STRATEGIES, available
 
+EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 def _accuracy(Y_pred, Y):
@@ -77,18 +83,12 @@ def cmd_train(args):
 
 
 def cmd_study(args):
-    import subprocess
-
     from . import study
     repo_root = study.find_repo_root()
     t0 = time.perf_counter()
     grid = args.grid or ("quick" if args.quick else "full")
-    try:
-        results_dir = study.run_suite(repo_root, args.results, quick=args.quick, grid=grid,
-                                      bench=args.bench, show_stderr=args.verbose)
-    except (RuntimeError, subprocess.CalledProcessError) as exc:
-        print(f"lrperf study: error: {exc}", file=sys.stderr)
-        return 1
+    results_dir = study.run_suite(repo_root, args.results, quick=args.quick, grid=grid,
+                                  bench=args.bench, show_stderr=args.verbose)
     elapsed = time.perf_counter() - t0
     print(f"suite: {elapsed:.0f} s, results in {results_dir}", flush=True)
     from .report import build_report  # lazily: pandas, matplotlib
@@ -211,14 +211,92 @@ def build_parser():
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is so that cleanups run as for Ctrl-C."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+# Paths the user named that cannot be used: bad input, as a ValueError is.
+_BAD_PATH = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
+             FileExistsError)
+_BAD_INPUT = (ValueError, TypeError, ImportError, FloatingPointError) + _BAD_PATH
+
+
+def _interrupt_cause(exc):
+    """The KeyboardInterrupt behind Numba's SystemError("... with an exception set"), if any."""
+    cause = exc.__cause__ or exc.__context__
+    return cause if isinstance(cause, KeyboardInterrupt) else None
+
+
 def main(argv=None):
+    """Run one subcommand; every failure ends with one line on stderr and an exit status.
+
+    0 success; 1 a failure that is not the input's fault (a benchmark run that
+    wrote nothing, a disk error); 2 bad input (argparse's own status too);
+    130 Ctrl-C; 143 SIGTERM.  ``LRPERF_DEBUG=1`` shows the traceback instead.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    name = f"lrperf {args.command}"
+    handler = None
+    if threading.current_thread() is threading.main_thread():
+        handler = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run(args, name)
+    finally:
+        if handler is not None:
+            signal.signal(signal.SIGTERM, handler)
+
+
+def _say(name, text):
+    try:
+        print(f"{name}: {text}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass  # stderr closed: the exit status still tells
+
+
+def _run(args, name):
+    debug = os.environ.get("LRPERF_DEBUG", "") not in ("", "0")
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, ImportError, FloatingPointError) as exc:
-        print(f"lrperf {args.command}: error: {exc}", file=sys.stderr)
+    except Terminated:
+        _say(name, "terminated (SIGTERM)" + getattr(args, "interrupt_note", ""))
+        return EXIT_TERMINATED
+    except KeyboardInterrupt:
+        _say(name, "interrupted (Ctrl-C)" + getattr(args, "interrupt_note", ""))
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our output went away (`lrperf ... | head`): nothing to say to it.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except _BAD_INPUT as exc:
+        if debug:
+            raise
+        _say(name, f"error: {exc}")
         return EXIT_BAD_INPUT
+    except SystemError as exc:
+        if _interrupt_cause(exc) is not None:
+            _say(name, "interrupted (Ctrl-C)" + getattr(args, "interrupt_note", ""))
+            return EXIT_INTERRUPTED
+        if debug:
+            raise
+        _say(name, f"internal error: SystemError: {exc} (LRPERF_DEBUG=1 shows the traceback)")
+        return EXIT_FAILED
+    except (RuntimeError, OSError) as exc:
+        if debug:
+            raise
+        _say(name, f"error: {exc}")
+        return EXIT_FAILED
+    except Exception as exc:
+        if debug:
+            raise
+        _say(name, f"internal error: {type(exc).__name__}: {exc} "
+                   "(LRPERF_DEBUG=1 shows the traceback)")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

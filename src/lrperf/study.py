@@ -4,8 +4,10 @@ The suite (``benchmarks/``, configured by ``asv.conf.json``) runs in the
 current Python against the lrperf importable here (the working tree, for an
 editable install); results are recorded under the commit hash of HEAD.
 """
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,9 +33,11 @@ def find_repo_root(start=None):
 def _asv():
     try:
         import asv  # noqa: F401
+        import psutil  # noqa: F401
         from asv import util
-    except ImportError:
-        raise ImportError("lrperf study needs asv: pip install 'lrperf[bench]'") from None
+    except ImportError as exc:
+        raise ImportError(f"lrperf study needs asv and psutil ({exc}): "
+                          "pip install 'lrperf[bench]'") from None
     return util
 
 
@@ -136,11 +140,7 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
               f"on the working tree at {repo_root}", file=stream, flush=True)
         beat = _Heartbeat(stream)
         try:
-            with subprocess.Popen(cmd, cwd=repo_root, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
-                for line in proc.stdout:
-                    beat.write(line)
-            code = proc.returncode
+            code = run_supervised(cmd, cwd=repo_root, env=env, on_line=beat.write)
         finally:
             beat.stop()
     # asv exits non-zero when some benchmark failed; the others are saved.
@@ -151,6 +151,63 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
         print(f"warning: asv run exited with status {code}: some benchmarks failed "
               f"(see above); the others are saved", file=stream, flush=True)
     return results_dir
+
+
+def _session_members(sid):
+    """Live processes of session ``sid``: asv and everything it started, whatever
+    process group they moved to (asv puts each forkserver in a group of its own)."""
+    import psutil
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getsid(proc.pid) == sid:
+                members.append(proc)
+        except (OSError, psutil.Error):  # gone meanwhile
+            continue
+    return members
+
+
+def stop_session(proc, grace=3.0):
+    """End ``proc`` (started with ``start_new_session``) and every process of its session.
+
+    SIGTERM first, SIGKILL after ``grace`` seconds; repeated while the session
+    still has members, so a child forked during the sweep is caught too.
+    """
+    import psutil
+    sid = proc.pid
+    for signum in (signal.SIGTERM, signal.SIGKILL, signal.SIGKILL):
+        members = _session_members(sid)
+        if not members:
+            break
+        for member in members:
+            with contextlib.suppress(psutil.Error):
+                member.send_signal(signum)
+        psutil.wait_procs(members, timeout=grace)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+
+
+def run_supervised(cmd, *, cwd, env, on_line):
+    """Run ``cmd`` in a session of its own, passing each output line to ``on_line``;
+    return its exit status.
+
+    Its own session keeps the terminal's Ctrl-C from reaching asv half-way;
+    on any exception here (KeyboardInterrupt, SIGTERM raised as one) the whole
+    session is ended before the exception goes on, so no asv or forkserver
+    outlives lrperf.
+    """
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                            bufsize=1, start_new_session=True)
+    try:
+        for line in proc.stdout:
+            on_line(line)
+        return proc.wait()
+    except BaseException:
+        stop_session(proc)
+        raise
+    finally:
+        proc.stdout.close()
 
 
 def publish_html(repo_root, results_dir):
