@@ -7,12 +7,9 @@ swapped in, so a crash leaves the previous report intact; asv's results are
 only read.
 """
 import json
-import os
-import shutil
-import tempfile
-import uuid
 from pathlib import Path
 
+from .. import atomic
 from . import analysis as an
 from . import writeup
 from .load import (NoResultsError, ReportWarning, asv_machines, load_results,
@@ -106,22 +103,6 @@ def _write_machine(frame, ctx, folder, history_size):
     return [Path(p).name for _, p in made]
 
 
-def _swap_in(tmp, target):
-    """Replace ``target`` by the finished folder ``tmp`` (old one kept until the new is in)."""
-    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-    if target.exists():
-        os.replace(target, old)
-    os.replace(tmp, target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _write_text_atomic(path, text):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def build_report(results_dir=".asv/results", out_dir="reports", history_size=None):
     """Write the report of every machine in ``results_dir`` to ``out_dir``; return ``out_dir``.
 
@@ -139,14 +120,9 @@ def build_report(results_dir=".asv/results", out_dir="reports", history_size=Non
     for machine, rows in frame.groupby("machine", sort=True):
         name = _safe_name(machine)
         ctx = _context(rows, machine, results_dir, out_dir, infos, asvm)
-        tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=f".{name}.tmp-"))
-        try:
+        with atomic.replacing_folder(out_dir / name) as tmp:
             made = _write_machine(rows, ctx, tmp, history_size)
-            _swap_in(tmp, out_dir / name)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         index.append(f"- [{machine}]({name}/README.md): commit `{ctx['commit'][:8]}`, "
                      f"{len(rows)} points, figures: {', '.join(made) or 'none'}")
-    _write_text_atomic(out_dir / "README.md", "\n".join(index) + "\n")
+    atomic.write_text(out_dir / "README.md", "\n".join(index) + "\n")
     return out_dir
