@@ -214,3 +214,138 @@ def test_an_interrupted_study_leaves_no_process_behind(signum):
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [p for p in pids if _alive(p)], "asv or its forkserver outlived the study"
+
+
+# -- the cat loader names the file and what it should hold ----------------------------------
+
+def _cat_file(path, prefix, x_name=None, y_name=None, m=4, y=None):
+    h5py = pytest.importorskip("h5py")
+    with h5py.File(path, "w") as f:
+        f[x_name or f"{prefix}_set_x"] = np.zeros((m, 2, 2, 3), dtype=np.uint8)
+        f[y_name or f"{prefix}_set_y"] = np.array(y if y is not None else [0, 1] * (m // 2))
+
+
+@pytest.fixture
+def cat_dir(tmp_path):
+    _cat_file(tmp_path / "train_catvnoncat.h5", "train")
+    _cat_file(tmp_path / "test_catvnoncat.h5", "test")
+    return tmp_path
+
+
+def test_a_good_small_cat_folder_loads(cat_dir):
+    data = lrperf.datasets.load_catvnoncat(cat_dir)
+    assert data.X_train.shape == (12, 4) and data.Y_test.shape == (1, 4)
+
+
+def _damage(cat_dir, how):
+    import h5py
+    path = cat_dir / "test_catvnoncat.h5"
+    if how == "truncated":
+        raw = path.read_bytes()
+        path.write_bytes(raw[: len(raw) // 2])
+    elif how == "not HDF5":
+        path.write_text("<html>404 not found</html>")
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "wrong names":
+        _cat_file(path, "test", x_name="test_x", y_name="test_y")
+    elif how == "a group":
+        with h5py.File(path, "w") as f:
+            f.create_group("test_set_x")
+            f["test_set_y"] = np.array([0, 1])
+    elif how == "labels not 0/1":
+        _cat_file(path, "test", y=[0, 1, 2, 1])
+    elif how == "count mismatch":
+        with h5py.File(path, "w") as f:
+            f["test_set_x"] = np.zeros((4, 2, 2, 3), dtype=np.uint8)
+            f["test_set_y"] = np.array([0, 1, 1])
+    return path
+
+
+DAMAGES = ["truncated", "not HDF5", "empty", "wrong names", "a group", "labels not 0/1",
+           "count mismatch"]
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_a_damaged_cat_file_is_a_value_error_naming_it(cat_dir, how):
+    path = _damage(cat_dir, how)
+    with pytest.raises(ValueError) as info:
+        lrperf.datasets.load_catvnoncat(cat_dir)
+    text = str(info.value)
+    assert str(path) in text and "test_set_" in text, text
+
+
+@pytest.mark.parametrize("how", ["truncated", "wrong names"])
+def test_train_on_a_damaged_cat_file_is_one_line_and_exit_2(cat_dir, how):
+    path = _damage(cat_dir, how)
+    out = subprocess.run([sys.executable, "-m", "lrperf.cli", "train", "--data", str(cat_dir)],
+                         capture_output=True, text=True, env=_env(), timeout=300)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("lrperf train: error: ") and str(path) in out.stderr
+
+
+# -- bad --out and --results: one line, exit 2, before any work -----------------------------
+
+FIXTURE_RESULTS = Path(__file__).resolve().parent / "fixtures" / "asv_results"
+
+
+def _read_only(folder):
+    """Make ``folder`` unwritable, also for root (immutable); skip where neither works."""
+    folder.chmod(0o555)
+    if os.access(folder, os.W_OK):
+        if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+            pytest.skip("cannot make a folder read-only for this user here")
+    return lambda: subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+
+
+@pytest.mark.parametrize("case", ["read-only", "a file", "a file as parent"])
+def test_report_refuses_a_bad_out(tmp_path, capsys, case):
+    undo = lambda: None  # noqa: E731
+    if case == "read-only":
+        (tmp_path / "ro").mkdir()
+        undo = _read_only(tmp_path / "ro")
+        out = tmp_path / "ro" / "reports"
+    elif case == "a file":
+        out = tmp_path / "reports"
+        out.write_text("not a folder")
+    else:
+        (tmp_path / "file").write_text("x")
+        out = tmp_path / "file" / "reports"
+    try:
+        code = cli.main(["report", "--results", str(FIXTURE_RESULTS), "--out", str(out)])
+    finally:
+        undo()
+        if (tmp_path / "ro").exists():
+            (tmp_path / "ro").chmod(0o755)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith("lrperf report: error: --out") and "Traceback" not in err
+    assert {"read-only": "not writable", "a file": "which is a file",
+            "a file as parent": "is a file, not a folder"}[case] in err
+
+
+@pytest.mark.parametrize("case", ["unreadable", "a file", "missing"])
+def test_report_refuses_a_bad_results(tmp_path, capsys, monkeypatch, case):
+    results = tmp_path / "results"
+    if case == "unreadable":
+        results.mkdir()
+        results.chmod(0)
+        if os.access(results, os.R_OK):
+            # root reads anything: let access() answer as it would for another user.
+            real = os.access
+            monkeypatch.setattr(os, "access", lambda p, mode, **kw:
+                                False if Path(p) == results else real(p, mode, **kw))
+    elif case == "a file":
+        results.write_text("{}")
+    try:
+        code = cli.main(["report", "--results", str(results), "--out", str(tmp_path / "r")])
+    finally:
+        if results.exists():
+            results.chmod(0o755)
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith("lrperf report: error: --results") and "Traceback" not in err
+    assert {"unreadable": "cannot be read", "a file": "which is a file",
+            "missing": "does not exist"}[case] in err
+    assert not (tmp_path / "r").exists()

@@ -29,6 +29,43 @@ def _accuracy(Y_pred, Y):
     return 100.0 - float(np.mean(np.abs(Y_pred - Y))) * 100.0
 
 
+def _nearest_existing(path):
+    for folder in (path, *path.parents):
+        if folder.exists():
+            return folder
+    return Path(".")
+
+
+def output_folder(path, option="--out"):
+    """``path`` as a folder lrperf may create and write in, checked before any work
+    starts (a study takes minutes); ValueError naming ``option`` otherwise."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{option} must be a folder, got {str(path)!r}, which is a file")
+    place = _nearest_existing(path)
+    if not place.is_dir():
+        raise ValueError(f"{option} {str(path)!r} cannot be created: {str(place)!r} is a file, "
+                         "not a folder")
+    if not os.access(place, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {str(path)!r} cannot be written: {str(place)!r} is "
+                         "not writable by this user")
+    return path
+
+
+def input_folder(path, option="--results"):
+    """``path`` as an existing, readable folder; ValueError naming ``option`` otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{option} {str(path)!r} does not exist (`lrperf study` writes "
+                         "asv's results; point --results at that folder)")
+    if not path.is_dir():
+        raise ValueError(f"{option} must be a folder (asv's results: one folder per machine), "
+                         f"got {str(path)!r}, which is a file")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise ValueError(f"{option} {str(path)!r} cannot be read by this user")
+    return path
+
+
 def cmd_strategies(args):
     width = max(map(len, STRATEGIES))
     for name, s in STRATEGIES.items():
@@ -112,6 +149,8 @@ def _size(text):
 
 def cmd_report(args):
     from .report import ReportWarning, build_report
+    input_folder(args.results)
+    output_folder(args.out)
     # Skipped files are printed as plain lines (also when the report then fails).
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ReportWarning)
