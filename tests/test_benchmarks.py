@@ -53,7 +53,7 @@ def tiny_results(tmp_path_factory):
     try:
         with open(log, "w") as stream:
             results_dir = study.run_suite(REPO, tmp / "results", quick=True, grid="tiny",
-                                          stream=stream)
+                                          stream=stream).results_dir
     finally:
         if old_home is None:
             del os.environ["HOME"]

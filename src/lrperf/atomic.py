@@ -26,7 +26,8 @@ try:
 except ImportError:  # Windows: no flock; renames are still atomic, turns are not taken
     fcntl = None
 
-__all__ = ["write_text", "write_bytes", "replacing_file", "replacing_folder", "clean_stale"]
+__all__ = ["write_text", "write_bytes", "replacing_file", "replacing_folder", "temp_folder",
+           "clean_stale"]
 
 
 def _fsync_dir(folder):
@@ -129,6 +130,20 @@ def _fsync_tree(folder):
                 finally:
                     os.close(fd)
         _fsync_dir(root)
+
+
+@contextlib.contextmanager
+def temp_folder(target):
+    """Yield an empty working folder beside ``target`` (``.NAME.tmp-*``, same file
+    system, so its files can be ``os.replace``d into ``target``), removed when the
+    block ends, whatever happens."""
+    target = Path(target)
+    tmp, fd = _temp_beside(target, lambda p: os.mkdir(p, 0o777))
+    try:
+        yield tmp
+    finally:
+        _remove(tmp)
+        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -66,6 +66,18 @@ def input_folder(path, option="--results"):
     return path
 
 
+def _one_kind(results):
+    """Refuse the root of the study's results folders, which holds one per kind of run."""
+    if (results / "benchmarks.json").exists():
+        return
+    kinds = sorted(p.name for p in results.iterdir() if (p / "benchmarks.json").is_file())
+    if kinds:
+        raise ValueError(
+            f"--results {str(results)!r} holds the results of several kinds of run "
+            f"({', '.join(kinds)}), which must not be mixed: pick one, e.g. "
+            f"--results {str(results / kinds[0])!r}")
+
+
 def cmd_strategies(args):
     width = max(map(len, STRATEGIES))
     for name, s in STRATEGIES.items():
@@ -119,22 +131,49 @@ def cmd_train(args):
     return 0
 
 
+def _duration(seconds):
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{seconds:.1f} s"
+
+
+def _shown(path):
+    """``path`` relative to the current folder where it lies below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def cmd_study(args):
     from . import study
-    repo_root = study.find_repo_root()
     t0 = time.perf_counter()
+    repo_root = study.find_repo_root()
     grid = args.grid or ("quick" if args.quick else "full")
-    results_dir = study.run_suite(repo_root, args.results, quick=args.quick, grid=grid,
-                                  bench=args.bench, show_stderr=args.verbose)
-    elapsed = time.perf_counter() - t0
-    print(f"suite: {elapsed:.0f} s, results in {results_dir}", flush=True)
+    kind = study.run_kind(grid, args.quick)
+    root = args.results if args.results is not None else repo_root / ".asv" / "results"
+    out = args.out if args.out is not None else repo_root / "lrperf-out" / kind
+    # Checked before the suite's minutes, not after.
+    output_folder(root, "--results")
+    output_folder(out, "--out")
+    args.interrupt_note = f"; earlier results in {_shown(root / kind)} are unchanged"
+    run = study.run_suite(repo_root, root, quick=args.quick, grid=grid, bench=args.bench,
+                          show_stderr=args.verbose, replace=args.replace)
+    args.interrupt_note = (f"; the suite's results are saved in {_shown(run.results_dir)}, "
+                           "the report was not finished")
     from .report import build_report  # lazily: pandas, matplotlib
-    print(f"building the report from {results_dir}", flush=True)
-    report_dir = build_report(results_dir, args.out)
-    html_dir = study.publish_html(repo_root, results_dir)
-    print(f"results: {results_dir}")
-    print(f"report:  {report_dir}")
-    print(f"asv html: {html_dir} (serve it with `asv preview`)")
+    print(f"building the report in {_shown(out)}", flush=True)
+    t1 = time.perf_counter()
+    report_dir = build_report(run.results_dir, out)
+    html_dir = study.publish_html(repo_root, run.results_dir, log=run.log)
+    report_s = time.perf_counter() - t1
+    failed = f", {run.failed} failed" if run.failed else ""
+    print(f"done in {_duration(time.perf_counter() - t0)}: suite {_duration(run.seconds)} "
+          f"({run.benchmarks} benchmarks{failed}), report {_duration(report_s)}")
+    print(f"  results: {_shown(run.results_dir)} (commit {run.commit[:8]}, "
+          f"machine {run.machine or '?'}, {run.kind} run)")
+    print(f"  asv log: {_shown(run.log)}")
+    print(f"  report:  {_shown(Path(report_dir) / 'README.md')}")
+    print(f"  asv html: {_shown(html_dir)} (serve it with `asv preview`)")
     return 0
 
 
@@ -150,6 +189,9 @@ def _size(text):
 def cmd_report(args):
     from .report import ReportWarning, build_report
     input_folder(args.results)
+    _one_kind(args.results)
+    if args.out is None:
+        args.out = Path("lrperf-out") / (args.results.resolve().name or "results")
     output_folder(args.out)
     # Skipped files are printed as plain lines (also when the report then fails).
     with warnings.catch_warnings(record=True) as caught:
@@ -218,9 +260,17 @@ def build_parser():
     p.add_argument("--quick", action="store_true",
                    help="one timed call per point (asv --quick): checks the suite, rough numbers")
     p.add_argument("--results", metavar="DIR", type=Path, default=None,
-                   help="asv results folder (default: .asv/results in the checkout)")
-    p.add_argument("--out", metavar="DIR", type=Path, default=Path("reports"),
-                   help="where the report goes (default: reports/)")
+                   help="root of the results folders: each grid and mode has its own, "
+                        "DIR/full, DIR/quick, DIR/tiny (DIR/<grid>-quick with --quick), "
+                        "holding asv's results and asv.log, its output "
+                        "(default: .asv/results in the checkout)")
+    p.add_argument("--out", metavar="DIR", type=Path, default=None,
+                   help="where the report goes (default: lrperf-out/<grid> in the checkout, "
+                        "git-ignored)")
+    p.add_argument("--replace", action="store_true",
+                   help="measure again when this commit already has results of this grid "
+                        "and mode on this machine (without it the study stops; the earlier "
+                        "results are kept until the new run has finished)")
     p.add_argument("--grid", choices=list(GRIDS), default=None,
                    help="size grid: " + "; ".join(f"{k}: {g.description}"
                                                   for k, g in GRIDS.items())
@@ -239,10 +289,12 @@ def build_parser():
                     "measured read bandwidth, thread scaling, history across commits) and "
                     "README.md stating the findings in numbers. Damaged result files are "
                     "skipped with a warning; asv's results are never modified.")
-    p.add_argument("--results", default=".asv/results", metavar="DIR",
-                   help="asv results folder (default: .asv/results)")
-    p.add_argument("--out", default="reports", metavar="DIR",
-                   help="output folder, one subfolder per machine (default: reports)")
+    p.add_argument("--results", default=Path(".asv/results/full"), type=Path, metavar="DIR",
+                   help="asv results folder: one of `lrperf study`'s, .asv/results/<grid> "
+                        "(default: .asv/results/full)")
+    p.add_argument("--out", default=None, type=Path, metavar="DIR",
+                   help="output folder, one subfolder per machine (default: "
+                        "lrperf-out/<name of the results folder>, git-ignored)")
     p.add_argument("--history-size", type=_size, default=None, metavar="N_XxM",
                    help="grid point of the history figure, e.g. 12288x209 "
                         "(default: the largest shape every strategy measured)")

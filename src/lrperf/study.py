@@ -3,19 +3,38 @@
 The suite (``benchmarks/``, configured by ``asv.conf.json``) runs in the
 current Python against the lrperf importable here (the working tree, for an
 editable install); results are recorded under the commit hash of HEAD.
+
+Results never mix and are never lost:
+
+- each grid and mode has a results folder of its own, ``RESULTS/<kind>``
+  (``full``, ``quick``, ``tiny``, with ``-quick`` for asv's ``--quick``), so a
+  tiny run cannot replace a full one;
+- a run that would replace results of the same commit, kind and machine
+  stops before it starts unless ``replace`` is given;
+- asv writes into a staging folder beside the results; its files are moved
+  in (one ``os.replace`` each) only when asv has finished, so an interrupted,
+  killed or failed run leaves the earlier results as they were.
+
+asv's own output goes to ``RESULTS/<kind>/asv.log``; the terminal shows one
+line per benchmark and a progress bar with an ETA (rich).
 """
 import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from . import atomic
 from .grid import GRIDS
+
+LOG_NAME = "asv.log"
 
 
 def find_repo_root(start=None):
@@ -52,12 +71,21 @@ def _git(repo_root, *args):
     return out.stdout.strip()
 
 
-def write_config(repo_root, results_dir, folder):
+def run_kind(grid, quick):
+    """Name of the results folder of a grid and mode: runs of one kind compare."""
+    if grid not in GRIDS:
+        raise ValueError(f"grid must be one of {list(GRIDS)}, got {grid!r}")
+    return f"{grid}-quick" if quick else grid
+
+
+def write_config(repo_root, results_dir, folder, html_dir=None):
     """A copy of asv.conf.json with absolute paths and ``results_dir``; returns its path."""
     util = _asv()
     conf = util.load_json(str(repo_root / "asv.conf.json"), js_comments=True)
     for key in ("env_dir", "html_dir"):
         conf[key] = str((repo_root / conf[key]).resolve())
+    if html_dir is not None:
+        conf["html_dir"] = str(Path(html_dir).resolve())
     conf["repo"] = str(repo_root)
     conf["benchmark_dir"] = str(repo_root / conf.get("benchmark_dir", "benchmarks"))
     conf["results_dir"] = str(Path(results_dir).resolve())
@@ -70,64 +98,204 @@ def ensure_machine_file(env):
     """asv refuses to run before ``asv machine`` has described the machine."""
     if not (Path(env.get("HOME", Path.home())) / ".asv-machine.json").is_file():
         subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+                       stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
 
 
-class _Heartbeat:
-    """Copies asv's output; says the run is alive when asv is silent for a minute.
+def machine_name(env):
+    """The machine name asv will record results under (as asv picks it), or None."""
+    try:
+        data = json.loads((Path(env.get("HOME", Path.home())) / ".asv-machine.json")
+                          .read_text())
+    except (OSError, ValueError):
+        return None
+    names = [k for k in data if k != "version"]
+    import platform
+    node = platform.uname().node
+    if node in names:
+        return data[node].get("machine", node)
+    if len(names) == 1:
+        return data[names[0]].get("machine", names[0])
+    return None
 
-    asv reports a benchmark when all its grid points are done, minutes apart.
+
+def existing_results(kind_dir, commit, machine=None):
+    """Result files of ``commit`` in ``kind_dir`` (of ``machine``, or of any machine)."""
+    pattern = f"{machine if machine else '*'}/{commit[:8]}-*.json"
+    return sorted(p for p in Path(kind_dir).glob(pattern) if p.name != "machine.json")
+
+
+def _count_points(path):
+    """Measured values in an asv result file (for the replace warning)."""
+    try:
+        data = json.loads(Path(path).read_text())
+        total = 0
+        for entry in data.get("results", {}).values():
+            value = entry[0] if isinstance(entry, list) and entry else entry
+            values = value if isinstance(value, list) else [value]
+            total += sum(v is not None for v in values)
+        return total
+    except (OSError, ValueError, TypeError, AttributeError, IndexError):
+        return None
+
+
+class ResultsExist(ValueError):
+    """A run would replace earlier results; bad input until ``replace`` is asked for."""
+
+
+def _relative(path):
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+@dataclass
+class SuiteRun:
+    results_dir: Path     # RESULTS/<kind>: asv's results folder of this kind of run
+    log: Path             # asv's own output
+    commit: str
+    kind: str
+    machine: object       # str or None
+    seconds: float
+    exit_status: int
+    benchmarks: int       # benchmarks asv reported as done
+    failed: int           # of those, how many failed
+
+
+class _Progress:
+    """asv's output -> its log file, one line per benchmark and a rich bar with an ETA.
+
+    asv prefixes its progress lines with ``[ 42.86%]``; a benchmark is
+    announced by ``Running (NAME--)`` and reported by ``NAME <status>``.
     """
+    LINE = re.compile(r"^\s*\[\s*(\d+(?:\.\d+)?)%\]\s*[\u00b7.]*\s*(.*?)\s*$")
+    RUNNING = re.compile(r"^Running \((\S+?)-*\)")
+    NAME = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
 
-    def __init__(self, stream, every=60.0):
-        self.stream = stream
-        self.start = time.perf_counter()
-        self.lock = threading.Lock()
-        self.done = threading.Event()
-        self.last = self.start
-        self.thread = threading.Thread(target=self._run, args=(every,), daemon=True)
-        self.thread.start()
+    def __init__(self, log, stream=None):
+        from rich.console import Console
+        from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+        self.log = log
+        self.console = Console(file=stream, highlight=False) if stream else Console(
+            highlight=False)
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                            TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                            TextColumn("eta"), TimeRemainingColumn(),
+                            console=self.console, transient=True)
+        self.task = self.bar.add_task("starting asv", total=100.0)
+        self.done = 0
+        self.failed = 0
 
-    def write(self, line):
-        with self.lock:
-            self.stream.write(line)
-            self.stream.flush()
-            self.last = time.perf_counter()
+    def __enter__(self):
+        self.bar.start()
+        return self
 
-    def _run(self, every):
-        while not self.done.wait(5.0):
-            now = time.perf_counter()
-            if now - self.last >= every:
-                self.write(f"      ... still running, {(now - self.start) / 60:.1f} min elapsed\n")
+    def __exit__(self, *exc):
+        self.bar.stop()
 
-    def stop(self):
-        self.done.set()
-        self.thread.join()
+    def feed(self, line):
+        self.log.write(line)
+        self.log.flush()
+        match = self.LINE.match(line)
+        if not match:
+            return
+        percent, text = float(match.group(1)), match.group(2)
+        self.bar.update(self.task, completed=percent)
+        running = self.RUNNING.match(text)
+        words = text.split()
+        if running:
+            self.bar.update(self.task, description=running.group(1))
+        elif len(words) >= 2 and self.NAME.match(words[0]):
+            status = " ".join(words[1:])
+            self.done += 1
+            self.failed += status.startswith("failed")
+            self.bar.console.print(f"  [{percent:3.0f}%] {words[0]}  {status}")
+            self.bar.update(self.task, description=f"done {words[0]}")
+        elif words:
+            self.bar.update(self.task, description=text[:60])
+
+
+def _stage_existing(files, kind_dir, stage):
+    """Copy a commit's earlier result files into the staging folder: asv merges
+    new results into them, so benchmarks not re-run keep their values."""
+    staged = {}
+    for path in files:
+        dest = stage / path.relative_to(kind_dir)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+        staged[dest] = _stamp(dest)
+    return staged
+
+
+def _stamp(path):
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+def _written(stage, staged):
+    """Result files asv wrote in ``stage``: new ones, or staged copies it rewrote."""
+    return [p for p in stage.glob("*/*.json")
+            if p.name != "machine.json" and staged.get(p) != _stamp(p)]
+
+
+def _move_results(stage, kind_dir):
+    """Move every file asv wrote into ``kind_dir``, one atomic rename each."""
+    moved = []
+    for path in sorted(stage.rglob("*.json")):
+        dest = kind_dir / path.relative_to(stage)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, dest)
+        moved.append(dest)
+    return moved
 
 
 def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", bench=None,
-              show_stderr=False, stream=None):
-    """Run the asv suite on the working tree; returns the results folder.
+              show_stderr=False, replace=False, stream=None):
+    """Run the asv suite on the working tree; return a SuiteRun (its ``results_dir``
+    is ``results_dir/<kind>``).
 
-    ``grid`` is LRPERF_BENCH_GRID ("full", "quick" or "tiny"); ``bench`` an asv
-    ``-b`` regular expression; ``show_stderr`` shows the benchmarks' output
-    (why points were skipped).  asv's own output (its progress) goes to
+    ``results_dir`` is the root of the results folders (default
+    ``.asv/results`` in the checkout); ``grid`` is LRPERF_BENCH_GRID ("full",
+    "quick" or "tiny"); ``bench`` an asv ``-b`` regular expression;
+    ``show_stderr`` puts the benchmarks' own output in the log;
+    ``replace`` allows replacing results of the same commit, kind and
+    machine (ResultsExist otherwise, before anything runs).  Progress goes to
     ``stream`` (stdout).
     """
-    if grid not in GRIDS:
-        raise ValueError(f"grid must be one of {GRIDS}, got {grid!r}")
-    stream = stream if stream is not None else sys.stdout
+    kind = run_kind(grid, quick)
+    _asv()
     repo_root = Path(repo_root) if repo_root is not None else find_repo_root()
-    results_dir = Path(results_dir) if results_dir is not None else repo_root / ".asv" / "results"
-    results_dir.mkdir(parents=True, exist_ok=True)
+    root = Path(results_dir) if results_dir is not None else repo_root / ".asv" / "results"
+    kind_dir = root / kind
     commit = _git(repo_root, "rev-parse", "HEAD")
-    if _git(repo_root, "status", "--porcelain", "--untracked-files=no"):
-        print(f"note: the working tree has uncommitted changes; its results are recorded "
-              f"under HEAD {commit[:8]}", file=stream, flush=True)
     env = dict(os.environ, LRPERF_BENCH_GRID=grid)
     ensure_machine_file(env)
-    with tempfile.TemporaryDirectory(prefix="lrperf-study-") as tmp:
-        config = write_config(repo_root, results_dir, tmp)
+    machine = machine_name(env)
+    earlier = existing_results(kind_dir, commit, machine)
+    say = (lambda text: print(text, file=stream, flush=True)) if stream else (
+        lambda text: print(text, flush=True))
+    if earlier:
+        points = _count_points(earlier[0])
+        what = (f"{_relative(earlier[0])}" + (f" ({points} measured points)"
+                                              if points is not None else ""))
+        if not replace:
+            raise ResultsExist(
+                f"results of commit {commit[:8]} for the {kind} run on machine "
+                f"{machine or '?'} already exist in {what}; pass --replace to measure again "
+                "(they are kept until the new run has finished), or commit first")
+        say(f"warning: replacing the results in {what} (kept until this run has finished)")
+    if _git(repo_root, "status", "--porcelain", "--untracked-files=no"):
+        say(f"note: the working tree has uncommitted changes; its results are recorded "
+            f"under HEAD {commit[:8]}")
+    kind_dir.mkdir(parents=True, exist_ok=True)
+    log_path = kind_dir / LOG_NAME
+    t0 = time.perf_counter()
+    with atomic.temp_folder(kind_dir) as stage, \
+            tempfile.TemporaryDirectory(prefix="lrperf-study-") as tmp, \
+            open(log_path, "w", encoding="utf-8") as log:
+        staged = _stage_existing(earlier, kind_dir, stage)
+        config = write_config(repo_root, stage, tmp)
         cmd = [sys.executable, "-m", "asv", "run", "--config", str(config), "--python=same",
                "--set-commit-hash", commit, "--launch-method", "forkserver"]
         if quick:
@@ -136,21 +304,22 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
             cmd += ["--bench", bench]
         if show_stderr:
             cmd.append("--show-stderr")
-        print(f"running the benchmark suite ({grid} grid{', quick' if quick else ''}) "
-              f"on the working tree at {repo_root}", file=stream, flush=True)
-        beat = _Heartbeat(stream)
-        try:
-            code = run_supervised(cmd, cwd=repo_root, env=env, on_line=beat.write)
-        finally:
-            beat.stop()
-    # asv exits non-zero when some benchmark failed; the others are saved.
-    if not any(results_dir.glob(f"*/{commit[:8]}-*.json")):
-        raise RuntimeError(f"asv run failed (exit status {code}) and wrote no results "
-                           f"to {results_dir}")
+        say(f"running the benchmark suite ({GRIDS[grid].description}"
+            f"{', asv --quick' if quick else ''}) on the working tree; "
+            f"asv's output: {_relative(log_path)}")
+        with _Progress(log, stream) as progress:
+            code = run_supervised(cmd, cwd=repo_root, env=env, on_line=progress.feed)
+        seconds = time.perf_counter() - t0
+        # asv exits non-zero when some benchmark failed; the others are saved.
+        if not _written(stage, staged):
+            raise RuntimeError(f"asv run failed (exit status {code}) and wrote no results; "
+                               f"see {_relative(log_path)}")
+        _move_results(stage, kind_dir)
     if code != 0:
-        print(f"warning: asv run exited with status {code}: some benchmarks failed "
-              f"(see above); the others are saved", file=stream, flush=True)
-    return results_dir
+        say(f"warning: asv run exited with status {code}: {progress.failed} benchmark(s) "
+            f"failed (see {_relative(log_path)}); the others are saved")
+    return SuiteRun(kind_dir, log_path, commit, kind, machine, seconds, code,
+                    progress.done, progress.failed)
 
 
 def _session_members(sid):
@@ -210,10 +379,20 @@ def run_supervised(cmd, *, cwd, env, on_line):
         proc.stdout.close()
 
 
-def publish_html(repo_root, results_dir):
-    """asv's own HTML pages (``asv preview`` serves them); returns the folder."""
+def publish_html(repo_root, results_dir, log=None):
+    """asv's own HTML pages of one results folder (``asv preview`` serves them), in
+    ``.asv/html/<kind>``; returns that folder."""
+    results_dir = Path(results_dir)
+    html = Path(repo_root) / ".asv" / "html" / results_dir.name
     with tempfile.TemporaryDirectory(prefix="lrperf-study-") as tmp:
-        config = write_config(repo_root, results_dir, tmp)
-        subprocess.run([sys.executable, "-m", "asv", "publish", "--config", str(config)],
-                       cwd=repo_root, check=True, stdout=subprocess.DEVNULL)
-        return Path(json.loads(Path(config).read_text())["html_dir"])
+        config = write_config(repo_root, results_dir, tmp, html_dir=html)
+        lines = []
+        code = run_supervised([sys.executable, "-m", "asv", "publish", "--config", str(config)],
+                              cwd=repo_root, env=None, on_line=lines.append)
+        if log is not None:
+            with open(log, "a", encoding="utf-8") as f:
+                f.writelines(lines)
+        if code != 0:
+            raise RuntimeError(f"asv publish failed (exit status {code}): "
+                               f"{''.join(lines)[-300:].strip()}")
+    return html
