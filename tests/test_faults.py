@@ -129,6 +129,17 @@ def test_sigterm_handler_is_restored(monkeypatch):
     assert signal.getsignal(signal.SIGTERM) is before
 
 
+def test_a_closed_output_pipe_is_quiet():
+    # `lrperf strategies | head -0`: the reader is gone before lrperf writes.
+    proc = subprocess.Popen([sys.executable, "-m", "lrperf.cli", "strategies"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 1
+    assert err == "", err
+
+
 def _wait_for(stream, text, timeout=120.0):
     """Read ``stream`` line by line until a line contains ``text``; return what was read."""
     seen = []

@@ -352,7 +352,9 @@ def _say(name, text):
 def _run(args, name):
     debug = os.environ.get("LRPERF_DEBUG", "") not in ("", "0")
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
     except Terminated:
         _say(name, "terminated (SIGTERM)" + getattr(args, "interrupt_note", ""))
         return EXIT_TERMINATED
