@@ -73,6 +73,13 @@ def _grid_values(results, name):
     return decoded, dict(zip(itertools.product(*decoded), values))
 
 
+def test_results_are_named_by_the_python_version(tiny_results):
+    # study predicts asv's own file name to rename it; a wrong guess would keep the path.
+    results, _ = tiny_results
+    assert results.env_name == study.portable_env_name()
+    assert os.sep not in results.python
+
+
 @pytest.mark.parametrize("name", ["step.Step.time_propagate", "step.Optimize.time_optimize",
                                   "step.Step.peakmem_propagate", "step.Step.track_bandwidth"])
 def test_grid_benchmarks_cover_every_strategy(tiny_results, name):

@@ -1,9 +1,11 @@
 """``lrperf study`` keeps results apart and never loses them (asv itself replaced by a fake:
 these tests check what the study does around asv, in seconds)."""
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,17 +49,22 @@ def home(tmp_path, monkeypatch):
     return path
 
 
-def _result_file(commit, value):
-    return {"commit_hash": commit, "env_name": "existing-py", "params": {"machine": MACHINE},
-            "results": {"step.Step.time_propagate": [[value, value]]}, "version": 2}
+EXE = str(Path(sys.executable).resolve().parent)  # in every path asv would record
+PORTABLE = f"{HEAD[:8]}-existing-py{sys.version_info[0]}.{sys.version_info[1]}.json"
+
+
+def _result_file(commit, value, bench="step.Step.time_propagate"):
+    return {"commit_hash": commit, "env_name": "existing-py" + EXE.replace(os.sep, "_"),
+            "python": sys.executable, "params": {"machine": MACHINE, "python": sys.executable},
+            "results": {bench: [[value, value]]}, "version": 2}
 
 
 class FakeAsv:
     """Stands in for ``asv run``: writes what asv would write into the results folder
     of the config it is given, or fails, or is interrupted half-way."""
 
-    def __init__(self, value=1.0, fail=False, interrupt=False):
-        self.value, self.fail, self.interrupt = value, fail, interrupt
+    def __init__(self, value=1.0, fail=False, interrupt=False, bench="step.Step.time_propagate"):
+        self.value, self.fail, self.interrupt, self.bench = value, fail, interrupt, bench
         self.calls = []
 
     def __call__(self, cmd, *, cwd, env, on_line):
@@ -72,11 +79,14 @@ class FakeAsv:
         folder.mkdir(parents=True, exist_ok=True)
         (results / "benchmarks.json").write_text(json.dumps({"version": 2}))
         (folder / "machine.json").write_text(json.dumps({"machine": MACHINE}))
-        path = folder / f"{HEAD[:8]}-existing-py.json"
+        path = folder / study.asv_result_name(MACHINE, HEAD)
+        data = _result_file(HEAD, self.value, self.bench)
+        if path.is_file():  # as asv's Results.load_data: earlier values of this commit
+            data["results"] = {**json.loads(path.read_text())["results"], **data["results"]}
         if self.interrupt:
             path.write_text('{"half": ')  # asv killed while writing
             raise KeyboardInterrupt
-        path.write_text(json.dumps(_result_file(HEAD, self.value)))
+        path.write_text(json.dumps(data))
         return 0
 
 
@@ -117,7 +127,7 @@ def test_a_full_result_survives_a_tiny_run(tmp_path, home, fake_asv):
     tiny = _run(root, tmp_path / "out.txt", grid="tiny", quick=True)
     assert full.results_dir == root / "full" and tiny.results_dir == root / "tiny-quick"
     assert _tree(root / "full") == before
-    saved = json.loads((root / "tiny-quick" / MACHINE / f"{HEAD[:8]}-existing-py.json")
+    saved = json.loads((root / "tiny-quick" / MACHINE / PORTABLE)
                        .read_text())
     assert saved["results"]["step.Step.time_propagate"] == [[1.0, 1.0]]
     assert sorted(p.name for p in root.iterdir()) == ["full", "tiny-quick"]
@@ -138,7 +148,7 @@ def test_replacing_results_needs_replace_and_says_so(tmp_path, home, fake_asv):
     assert _tree(root / "tiny") == before
     _run(root, tmp_path / "out.txt", grid="tiny", replace=True)
     assert "warning: replacing the results" in (tmp_path / "out.txt").read_text()
-    saved = json.loads((root / "tiny" / MACHINE / f"{HEAD[:8]}-existing-py.json").read_text())
+    saved = json.loads((root / "tiny" / MACHINE / PORTABLE).read_text())
     assert saved["results"]["step.Step.time_propagate"] == [[1.0, 1.0]]
 
 
@@ -156,7 +166,34 @@ def test_the_staged_copy_lets_asv_merge_into_earlier_results(tmp_path, home, fak
 
     study.run_supervised = asv_sees  # restored by the fake_asv fixture's monkeypatch
     _run(root, tmp_path / "out.txt", grid="tiny", replace=True)
-    assert seen["files"] == [f"{MACHINE}/{HEAD[:8]}-existing-py.json"]
+    # Under the name asv looks for, so that asv merges into it.
+    assert seen["files"] == [f"{MACHINE}/{study.asv_result_name(MACHINE, HEAD)}"]
+
+
+def test_a_benchmark_not_run_again_keeps_its_earlier_value(tmp_path, home, fake_asv):
+    root = tmp_path / "results"
+    fake_asv(value=7.0)
+    _run(root, tmp_path / "out.txt", grid="tiny")
+    fake_asv(value=2.0, bench="step.Optimize.time_optimize")  # as `--bench Optimize`
+    _run(root, tmp_path / "out.txt", grid="tiny", replace=True)
+    saved = json.loads((root / "tiny" / MACHINE / PORTABLE).read_text())["results"]
+    assert saved == {"step.Step.time_propagate": [[7.0, 7.0]],
+                     "step.Optimize.time_optimize": [[2.0, 2.0]]}
+
+
+def test_results_name_the_python_version_not_the_path_of_the_interpreter(
+        tmp_path, home, fake_asv):
+    fake_asv()
+    run = _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
+    files = sorted(p.name for p in (run.results_dir / MACHINE).iterdir())
+    assert files == sorted(["machine.json", PORTABLE])
+    data = json.loads((run.results_dir / MACHINE / PORTABLE).read_text())
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert data["env_name"] == f"existing-py{version}"
+    assert data["python"] == version and data["params"]["python"] == version
+    for path in run.results_dir.rglob("*.json"):
+        text = path.read_text()
+        assert EXE not in text and EXE.replace(os.sep, "_") not in text
 
 
 @pytest.mark.parametrize("how", ["interrupted", "failed"])

@@ -13,7 +13,10 @@ Results never mix and are never lost:
   stops before it starts unless ``replace`` is given;
 - asv writes into a staging folder beside the results; its files are moved
   in (one ``os.replace`` each) only when asv has finished, so an interrupted,
-  killed or failed run leaves the earlier results as they were.
+  killed or failed run leaves the earlier results as they were;
+- the environment is named by the Python version (``existing-py3.11``), not
+  by the interpreter's path, as asv names it, so no result, report or file
+  name carries a path of the machine that ran it.
 
 asv's own output goes to ``RESULTS/<kind>/asv.log``; the terminal shows one
 line per benchmark and a progress bar with an ETA (rich).
@@ -21,6 +24,7 @@ line per benchmark and a progress bar with an ETA (rich).
 import contextlib
 import json
 import os
+import platform
 import re
 import shutil
 import signal
@@ -97,8 +101,12 @@ def write_config(repo_root, results_dir, folder, html_dir=None):
 def ensure_machine_file(env):
     """asv refuses to run before ``asv machine`` has described the machine."""
     if not (Path(env.get("HOME", Path.home())) / ".asv-machine.json").is_file():
-        subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+        out = subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"`asv machine --yes` failed (exit status {out.returncode}): "
+                               f"{out.stdout.strip()[-300:]}")
 
 
 def machine_name(env):
@@ -108,13 +116,14 @@ def machine_name(env):
                           .read_text())
     except (OSError, ValueError):
         return None
-    names = [k for k in data if k != "version"]
-    import platform
+    if not isinstance(data, dict):
+        return None
+    names = [k for k, v in data.items() if k != "version" and isinstance(v, dict)]
     node = platform.uname().node
     if node in names:
-        return data[node].get("machine", node)
+        return str(data[node].get("machine", node))
     if len(names) == 1:
-        return data[names[0]].get("machine", names[0])
+        return str(data[names[0]].get("machine", names[0]))
     return None
 
 
@@ -216,12 +225,36 @@ class _Progress:
             self.bar.update(self.task, description=text[:60])
 
 
-def _stage_existing(files, kind_dir, stage):
-    """Copy a commit's earlier result files into the staging folder: asv merges
-    new results into them, so benchmarks not re-run keep their values."""
+def portable_env_name():
+    """The environment's name in the results: the Python version, not the path of
+    the interpreter on the machine that ran it."""
+    return f"existing-py{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def asv_result_name(machine, commit):
+    """The file name asv itself gives results of ``--python=same`` (its environment
+    is named after the interpreter's absolute path), by asv's own functions."""
+    from asv import util
+    from asv.environment import get_env_name
+    from asv.results import get_filename
+    exe = os.path.abspath(util.which(sys.executable))
+    env = get_env_name("existing", exe.replace(os.path.sep, "_"), {}, {})
+    return Path(get_filename(machine, commit, env)).name
+
+
+def _portable_name(commit):
+    return f"{commit[:8]}-{portable_env_name()}.json"
+
+
+def _stage_existing(files, kind_dir, stage, commit):
+    """Copy a commit's earlier result files into the staging folder under the names
+    asv looks for: asv merges new results into them, so benchmarks not re-run keep
+    their values."""
     staged = {}
     for path in files:
         dest = stage / path.relative_to(kind_dir)
+        if path.name == _portable_name(commit):
+            dest = dest.with_name(asv_result_name(path.parent.name, commit))
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, dest)
         staged[dest] = _stamp(dest)
@@ -237,6 +270,25 @@ def _written(stage, staged):
     """Result files asv wrote in ``stage``: new ones, or staged copies it rewrote."""
     return [p for p in stage.glob("*/*.json")
             if p.name != "machine.json" and staged.get(p) != _stamp(p)]
+
+
+def _make_portable(stage, commit):
+    """Rename asv's result files of this run to the portable environment name and
+    drop the interpreter's path from them (a report must not show the paths of
+    the machine that ran it).  A file asv named otherwise than predicted is left
+    as asv wrote it."""
+    for path in stage.glob(f"*/{commit[:8]}-*.json"):
+        if path.name != asv_result_name(path.parent.name, commit):
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        data["env_name"] = portable_env_name()
+        data["python"] = version
+        if isinstance(data.get("params"), dict) and "python" in data["params"]:
+            data["params"]["python"] = version
+        target = path.with_name(_portable_name(commit))
+        target.write_text(json.dumps(data), encoding="utf-8")
+        path.unlink()
 
 
 def _move_results(stage, kind_dir):
@@ -294,7 +346,7 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
     with atomic.temp_folder(kind_dir) as stage, \
             tempfile.TemporaryDirectory(prefix="lrperf-study-") as tmp, \
             open(log_path, "w", encoding="utf-8") as log:
-        staged = _stage_existing(earlier, kind_dir, stage)
+        staged = _stage_existing(earlier, kind_dir, stage, commit)
         config = write_config(repo_root, stage, tmp)
         cmd = [sys.executable, "-m", "asv", "run", "--config", str(config), "--python=same",
                "--set-commit-hash", commit, "--launch-method", "forkserver"]
@@ -314,6 +366,7 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
         if not _written(stage, staged):
             raise RuntimeError(f"asv run failed (exit status {code}) and wrote no results; "
                                f"see {_relative(log_path)}")
+        _make_portable(stage, commit)
         _move_results(stage, kind_dir)
     if code != 0:
         say(f"warning: asv run exited with status {code}: {progress.failed} benchmark(s) "
