@@ -255,8 +255,13 @@ def build_parser():
         description="Run the asv benchmark suite (benchmarks/) on the working tree in this "
                     "Python, record the results under HEAD's commit hash, then build the "
                     "report from them.  The full grid takes about 15 minutes on 2 cores; "
-                    "--quick (one timed call per point, 4 sizes) about 2.  For history "
-                    "across commits use `asv run` directly (see asv.conf.json).")
+                    "--quick (one timed call per point, 4 sizes) about 2.  Each grid and "
+                    "mode keeps its results in a folder of its own (.asv/results/<grid>, "
+                    "-quick appended for --quick), never mixed; results of this commit are "
+                    "replaced only with --replace, and only once the new run has finished.  "
+                    "asv's output goes to asv.log in that folder; Ctrl-C stops asv and "
+                    "everything it started (exit 130).  For history across commits use "
+                    "`asv run` directly (see asv.conf.json).")
     p.add_argument("--quick", action="store_true",
                    help="one timed call per point (asv --quick): checks the suite, rough numbers")
     p.add_argument("--results", metavar="DIR", type=Path, default=None,
@@ -265,8 +270,8 @@ def build_parser():
                         "holding asv's results and asv.log, its output "
                         "(default: .asv/results in the checkout)")
     p.add_argument("--out", metavar="DIR", type=Path, default=None,
-                   help="where the report goes (default: lrperf-out/<grid> in the checkout, "
-                        "git-ignored)")
+                   help="where the report goes (default: lrperf-out/<grid>, -quick appended "
+                        "for --quick, in the checkout, git-ignored)")
     p.add_argument("--replace", action="store_true",
                    help="measure again when this commit already has results of this grid "
                         "and mode on this machine (without it the study stops; the earlier "
@@ -278,7 +283,8 @@ def build_parser():
     p.add_argument("--bench", metavar="REGEX", default=None,
                    help="only benchmarks matching this regular expression (asv -b)")
     p.add_argument("-v", "--verbose", action="store_true",
-                   help="show the benchmarks' own output, e.g. why a point was skipped")
+                   help="keep the benchmarks' own output (e.g. why a point was skipped) in "
+                        "asv.log")
     p.set_defaults(func=cmd_study)
 
     p = sub.add_parser(
