@@ -177,9 +177,14 @@ def test_train_stops_with_one_line(signum, code, words):
 
 FAKE_ASV = textwrap.dedent("""
     import os, subprocess, sys, time
-    # Like asv's forkserver: a child in a process group of its own.
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"],
-                             preexec_fn=lambda: os.setpgid(0, 0))
+    # Like asv's forkserver: a child in a process group of its own; this one even
+    # ignores SIGTERM, so that only the SIGKILL after the grace period ends it.
+    child = subprocess.Popen(
+        [sys.executable, "-c",
+         "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+         "print('ready', flush=True); time.sleep(120)"],
+        preexec_fn=lambda: os.setpgid(0, 0), stdout=subprocess.PIPE, text=True)
+    child.stdout.readline()
     print("pids", os.getpid(), child.pid, flush=True)
     time.sleep(120)
 """)
@@ -214,6 +219,9 @@ def test_an_interrupted_study_leaves_no_process_behind(signum):
         line = _wait_for(proc.stdout, "pids").split()
         pids = [int(p) for p in line[line.index("pids") + 1:]]
         assert all(_alive(p) for p in pids)
+        proc.send_signal(signum)
+        # A second one during the cleanup (the child ignores SIGTERM: 3 s of grace).
+        time.sleep(1.0)
         proc.send_signal(signum)
         out, _ = proc.communicate(timeout=60)
     finally:

@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -409,6 +410,23 @@ def stop_session(proc, grace=3.0):
         proc.wait(timeout=grace)
 
 
+@contextlib.contextmanager
+def _signals_ignored():
+    """Ignore a second Ctrl-C or SIGTERM while the block runs: it must not cut the
+    cleanup short.  (Blocking them with a signal mask would not do: the BLAS
+    pool's threads would still take them.)  The first one is already on its way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {signum: signal.signal(signum, lambda *_: None)
+           for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in old.items():
+            signal.signal(signum, handler)
+
+
 def run_supervised(cmd, *, cwd, env, on_line):
     """Run ``cmd`` in a session of its own, passing each output line to ``on_line``;
     return its exit status.
@@ -426,7 +444,8 @@ def run_supervised(cmd, *, cwd, env, on_line):
             on_line(line)
         return proc.wait()
     except BaseException:
-        stop_session(proc)
+        with _signals_ignored():
+            stop_session(proc)
         raise
     finally:
         proc.stdout.close()
