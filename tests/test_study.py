@@ -320,3 +320,14 @@ def test_gitignore_covers_generated_output():
                  "reports/.vm.tmp-1a2b", "reports/.README.md.tmp-1a2b", "x/.vm.old-1a2b"):
         out = subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO)
         assert out.returncode == 0, f"{path} is not git-ignored"
+
+
+def test_study_interrupted_says_the_earlier_results_are_unchanged(checkout, monkeypatch,
+                                                                   capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(study, "run_suite", interrupted)
+    assert cli.main(["study", "--grid", "tiny", "--quick"]) == 130
+    err = capsys.readouterr().err
+    assert err == ("lrperf study: interrupted (Ctrl-C); earlier results in "
+                   ".asv/results/tiny-quick are unchanged\n")
