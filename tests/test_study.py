@@ -104,6 +104,11 @@ def _tree(folder):
             if p.is_file()}
 
 
+def _listing(root):
+    """What is in the results root, but the lock file that stays there."""
+    return sorted(p.name for p in root.iterdir() if p.name != study.LOCK_NAME)
+
+
 def _run(root, out, **kwargs):
     """run_suite with its terminal output in the file ``out``."""
     with open(out, "w", encoding="utf-8") as stream:
@@ -130,7 +135,7 @@ def test_a_full_result_survives_a_tiny_run(tmp_path, home, fake_asv):
     saved = json.loads((root / "tiny-quick" / MACHINE / PORTABLE)
                        .read_text())
     assert saved["results"]["step.Step.time_propagate"] == [[1.0, 1.0]]
-    assert sorted(p.name for p in root.iterdir()) == ["full", "tiny-quick"]
+    assert _listing(root) == ["full", "tiny-quick"]
 
 
 def test_replacing_results_needs_replace_and_says_so(tmp_path, home, fake_asv):
@@ -211,7 +216,7 @@ def test_an_interrupted_or_failed_run_leaves_earlier_results_as_they_were(
     # Only asv's log is new: the results are byte for byte those of before.
     assert after.pop("asv.log") and before.pop("asv.log")
     assert after == before
-    assert sorted(p.name for p in root.iterdir()) == ["tiny"], "a staging folder was left"
+    assert _listing(root) == ["tiny"], "a staging folder was left"
 
 
 def test_asv_output_goes_to_the_log_and_one_line_per_benchmark_to_the_terminal(
@@ -236,7 +241,7 @@ def test_a_stale_staging_folder_of_a_killed_run_is_removed(tmp_path, home, fake_
     (root / ".tiny.tmp-dead" / "half.json").write_text("{")
     fake_asv()
     _run(root, tmp_path / "out.txt", grid="tiny")
-    assert sorted(p.name for p in root.iterdir()) == ["tiny"]
+    assert _listing(root) == ["tiny"]
 
 
 # -- the command ------------------------------------------------------------------------------
@@ -331,3 +336,17 @@ def test_study_interrupted_says_the_earlier_results_are_unchanged(checkout, monk
     err = capsys.readouterr().err
     assert err == ("lrperf study: interrupted (Ctrl-C); earlier results in "
                    ".asv/results/tiny-quick are unchanged\n")
+
+
+def test_a_second_study_on_the_same_results_is_refused(tmp_path, home, fake_asv):
+    from lrperf import atomic
+    root = tmp_path / "results"
+    root.mkdir()
+    fake = fake_asv()
+    with atomic.exclusive(root / study.LOCK_NAME) as mine:
+        assert mine
+        with pytest.raises(study.StudyBusy, match="another lrperf study is running"):
+            _run(root, tmp_path / "out.txt", grid="tiny")
+    assert fake.calls == []
+    _run(root, tmp_path / "out.txt", grid="tiny")  # free again once the first has ended
+    assert len(fake.calls) == 1

@@ -27,7 +27,7 @@ except ImportError:  # Windows: no flock; renames are still atomic, turns are no
     fcntl = None
 
 __all__ = ["write_text", "write_bytes", "replacing_file", "replacing_folder", "temp_folder",
-           "clean_stale"]
+           "clean_stale", "exclusive"]
 
 
 def _fsync_dir(folder):
@@ -60,6 +60,23 @@ def _locked(path, *, blocking=True):
         yield True
     finally:
         os.close(fd)  # closing releases the lock
+
+
+@contextlib.contextmanager
+def exclusive(lock_path):
+    """Hold an exclusive flock on the file ``lock_path`` (created if absent) while the
+    block runs; yields False at once, without it, when another process holds it."""
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+        yield True
+    finally:
+        os.close(fd)
 
 
 def _hold(path):

@@ -152,6 +152,13 @@ class ResultsExist(ValueError):
     """A run would replace earlier results; bad input until ``replace`` is asked for."""
 
 
+class StudyBusy(RuntimeError):
+    """Another study is running on the same results."""
+
+
+LOCK_NAME = ".lrperf-study.lock"
+
+
 def _relative(path):
     try:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
@@ -343,10 +350,15 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
             f"under HEAD {commit[:8]}")
     kind_dir.mkdir(parents=True, exist_ok=True)
     log_path = kind_dir / LOG_NAME
-    t0 = time.perf_counter()
-    with atomic.temp_folder(kind_dir) as stage, \
-            tempfile.TemporaryDirectory(prefix="lrperf-study-") as tmp, \
-            open(log_path, "w", encoding="utf-8") as log:
+    with contextlib.ExitStack() as stack:
+        if not stack.enter_context(atomic.exclusive(root / LOCK_NAME)):
+            raise StudyBusy(
+                f"another lrperf study is running on {_relative(root)}: wait for it to end "
+                "(two at once would also disturb each other's timings)")
+        t0 = time.perf_counter()
+        stage = stack.enter_context(atomic.temp_folder(kind_dir))
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="lrperf-study-"))
+        log = stack.enter_context(open(log_path, "w", encoding="utf-8"))
         staged = _stage_existing(earlier, kind_dir, stage, commit)
         config = write_config(repo_root, stage, tmp)
         cmd = [sys.executable, "-m", "asv", "run", "--config", str(config), "--python=same",
