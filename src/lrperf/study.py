@@ -43,7 +43,7 @@ LOG_NAME = "asv.log"
 
 
 def find_repo_root(start=None):
-    """The source checkout holding asv.conf.json: from ``start`` (cwd) upwards, else beside lrperf."""
+    """The source checkout holding asv.conf.json: ``start`` (the cwd) or a folder above it."""
     here = Path(start or os.getcwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "asv.conf.json").is_file() and (folder / "benchmarks").is_dir():
