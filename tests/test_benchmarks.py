@@ -77,7 +77,7 @@ def test_results_are_named_by_the_python_version(tiny_results):
     # study predicts asv's own file name to rename it; a wrong guess would keep the path.
     results, _ = tiny_results
     assert results.env_name == study.portable_env_name()
-    assert os.sep not in results.python
+    assert os.sep not in results.params["python"]
 
 
 @pytest.mark.parametrize("name", ["step.Step.time_propagate", "step.Optimize.time_optimize",
