@@ -53,7 +53,7 @@ def tiny_results(tmp_path_factory):
     try:
         with open(log, "w") as stream:
             results_dir = study.run_suite(REPO, tmp / "results", quick=True, grid="tiny",
-                                          stream=stream)
+                                          stream=stream).results_dir
     finally:
         if old_home is None:
             del os.environ["HOME"]
@@ -71,6 +71,13 @@ def _grid_values(results, name):
     values = results.get_result_value(name, params)
     decoded = [[ast.literal_eval(v) for v in axis] for axis in params]
     return decoded, dict(zip(itertools.product(*decoded), values))
+
+
+def test_results_are_named_by_the_python_version(tiny_results):
+    # study predicts asv's own file name to rename it; a wrong guess would keep the path.
+    results, _ = tiny_results
+    assert results.env_name == study.portable_env_name()
+    assert os.sep not in results.params["python"]
 
 
 @pytest.mark.parametrize("name", ["step.Step.time_propagate", "step.Optimize.time_optimize",

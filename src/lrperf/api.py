@@ -5,6 +5,7 @@ a NaN or inf in X always makes dw non-finite (x * dz is nan or inf for any
 dz, including 0), so a cheap O(n_x) check of each step's result detects it,
 and only then is X scanned to say where.
 """
+import functools
 import math
 import numbers
 
@@ -18,6 +19,29 @@ _REAL_KINDS = "biuf"
 # narrowed: the step computes in float64, so their extra range and precision
 # would be dropped silently (or overflow to inf in the cast).
 _MAX_FLOAT_ITEMSIZE = 8
+
+
+def _interruptible(func):
+    """Ctrl-C during a Numba call surfaces as KeyboardInterrupt, never as SystemError.
+
+    When SIGINT arrives while compiled code runs, Python's handler is run at
+    the next Python-level call: Numba's boxing of the returned array calls
+    ``numba.core.serialize._numba_unpickle``, which raises KeyboardInterrupt
+    there, and the dispatcher then returns its result with that exception
+    set, which CPython reports as ``SystemError(... returned a result with an
+    exception set)`` caused by the KeyboardInterrupt.  The interrupt itself
+    is what the caller must see.
+    """
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except SystemError as exc:
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, KeyboardInterrupt):
+                raise cause.with_traceback(cause.__traceback__) from None
+            raise
+    return wrapper
 
 
 def _describe(value):
@@ -185,6 +209,7 @@ def _validated(w, b, X, Y, strategy):
     return record.step, wv, bv, Xp, Yp
 
 
+@_interruptible
 def propagate(w, b, X, Y, *, strategy="numpy"):
     """One forward and backward pass: ``({"dw": ..., "db": ...}, cost)``.
 
@@ -197,6 +222,7 @@ def propagate(w, b, X, Y, *, strategy="numpy"):
     return {"dw": dw.reshape(w.shape), "db": db}, cost
 
 
+@_interruptible
 def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=False,
              *, strategy="numpy", callback=None):
     """Gradient descent: ``(params, grads, costs)`` as in the course.
@@ -252,12 +278,14 @@ def _predict_validated(wv, bv, Xv):
     return (sigmoid(Z) > 0.5).astype(np.float64).reshape(1, -1)
 
 
+@_interruptible
 def predict(w, b, X):
     """Labels 0./1. of shape (1, m): 1 where sigmoid(w^T x + b) > 0.5."""
     Xv = _as_X(X)
     return _predict_validated(_as_w(w, Xv.shape[0]), _as_b(b), Xv)
 
 
+@_interruptible
 def model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0.5,
           print_cost=False, *, strategy="numpy", callback=None):
     """Train from w = 0, b = 0 and predict both sets, as the course's ``model``."""

@@ -5,7 +5,10 @@ needs them, so ``lrperf --help`` and ``lrperf strategies`` stay fast.
 """
 import argparse
 import contextlib
+import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -16,12 +19,63 @@ from . import api, datasets
 from .grid import GRIDS
 from .registry import STRATEGIES, available
 
+EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 def _accuracy(Y_pred, Y):
     return 100.0 - float(np.mean(np.abs(Y_pred - Y))) * 100.0
+
+
+def _nearest_existing(path):
+    for folder in (path, *path.parents):
+        if folder.exists():
+            return folder
+    return Path(".")
+
+
+def output_folder(path, option="--out"):
+    """``path`` as a folder lrperf may create and write in, checked before any work
+    starts (a study takes minutes); ValueError naming ``option`` otherwise."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{option} must be a folder, got {str(path)!r}, which is a file")
+    place = _nearest_existing(path)
+    if not place.is_dir():
+        raise ValueError(f"{option} {str(path)!r} cannot be created: {str(place)!r} is a file, "
+                         "not a folder")
+    if not os.access(place, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {str(path)!r} cannot be written: {str(place)!r} is "
+                         "not writable by this user")
+    return path
+
+
+def input_folder(path, option="--results"):
+    """``path`` as an existing, readable folder; ValueError naming ``option`` otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{option} {str(path)!r} does not exist (`lrperf study` writes "
+                         "asv's results; point --results at that folder)")
+    if not path.is_dir():
+        raise ValueError(f"{option} must be a folder (asv's results: one folder per machine), "
+                         f"got {str(path)!r}, which is a file")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise ValueError(f"{option} {str(path)!r} cannot be read by this user")
+    return path
+
+
+def _one_kind(results):
+    """Refuse the root of the study's results folders, which holds one per kind of run."""
+    if (results / "benchmarks.json").exists():
+        return
+    kinds = sorted(p.name for p in results.iterdir() if (p / "benchmarks.json").is_file())
+    if kinds:
+        raise ValueError(
+            f"--results {str(results)!r} holds the results of several kinds of run "
+            f"({', '.join(kinds)}), which must not be mixed: pick one, e.g. "
+            f"--results {str(results / kinds[0])!r}")
 
 
 def cmd_strategies(args):
@@ -77,28 +131,49 @@ def cmd_train(args):
     return 0
 
 
-def cmd_study(args):
-    import subprocess
+def _duration(seconds):
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{seconds:.1f} s"
 
-    from . import study
-    repo_root = study.find_repo_root()
-    t0 = time.perf_counter()
-    grid = args.grid or ("quick" if args.quick else "full")
+
+def _shown(path):
+    """``path`` relative to the current folder where it lies below it."""
     try:
-        results_dir = study.run_suite(repo_root, args.results, quick=args.quick, grid=grid,
-                                      bench=args.bench, show_stderr=args.verbose)
-    except (RuntimeError, subprocess.CalledProcessError) as exc:
-        print(f"lrperf study: error: {exc}", file=sys.stderr)
-        return 1
-    elapsed = time.perf_counter() - t0
-    print(f"suite: {elapsed:.0f} s, results in {results_dir}", flush=True)
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def cmd_study(args):
+    from . import study
+    t0 = time.perf_counter()
+    repo_root = study.find_repo_root()
+    grid = args.grid or ("quick" if args.quick else "full")
+    kind = study.run_kind(grid, args.quick)
+    root = args.results if args.results is not None else repo_root / ".asv" / "results"
+    out = args.out if args.out is not None else repo_root / "lrperf-out" / kind
+    # Checked before the suite's minutes, not after.
+    output_folder(root, "--results")
+    output_folder(out, "--out")
+    args.interrupt_note = f"; earlier results in {_shown(root / kind)} are unchanged"
+    run = study.run_suite(repo_root, root, quick=args.quick, grid=grid, bench=args.bench,
+                          show_stderr=args.verbose, replace=args.replace)
+    args.interrupt_note = (f"; the suite's results are saved in {_shown(run.results_dir)}, "
+                           "the report was not finished")
     from .report import build_report  # lazily: pandas, matplotlib
-    print(f"building the report from {results_dir}", flush=True)
-    report_dir = build_report(results_dir, args.out)
-    html_dir = study.publish_html(repo_root, results_dir)
-    print(f"results: {results_dir}")
-    print(f"report:  {report_dir}")
-    print(f"asv html: {html_dir} (serve it with `asv preview`)")
+    print(f"building the report in {_shown(out)}", flush=True)
+    t1 = time.perf_counter()
+    report_dir = build_report(run.results_dir, out)
+    html_dir = study.publish_html(repo_root, run.results_dir, log=run.log)
+    report_s = time.perf_counter() - t1
+    failed = f", {run.failed} failed" if run.failed else ""
+    print(f"done in {_duration(time.perf_counter() - t0)}: suite {_duration(run.seconds)} "
+          f"({run.benchmarks} benchmarks{failed}), report {_duration(report_s)}")
+    print(f"  results: {_shown(run.results_dir)} (commit {run.commit[:8]}, "
+          f"machine {run.machine or '?'}, {run.kind} run)")
+    print(f"  asv log: {_shown(run.log)}")
+    print(f"  report:  {_shown(Path(report_dir) / 'README.md')}")
+    print(f"  asv html: {_shown(html_dir)} (serve it with `asv preview`)")
     return 0
 
 
@@ -126,6 +201,11 @@ def _report_warnings():
 
 def cmd_report(args):
     from .report import build_report
+    input_folder(args.results)
+    _one_kind(args.results)
+    if args.out is None:
+        args.out = Path("lrperf-out") / (args.results.resolve().name or "results")
+    output_folder(args.out)
     with _report_warnings():
         out = build_report(args.results, args.out)
     for folder in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
@@ -190,14 +270,27 @@ def build_parser():
         description="Run the asv benchmark suite (benchmarks/) on the working tree in this "
                     "Python, record the results under HEAD's commit hash, then build the "
                     "report from them.  The full grid takes about 15 minutes on 2 cores; "
-                    "--quick (one timed call per point, 4 sizes) about 2.  For history "
-                    "across commits use `asv run` directly (see asv.conf.json).")
+                    "--quick (one timed call per point, 4 sizes) about 2.  Each grid and "
+                    "mode keeps its results in a folder of its own (.asv/results/<grid>, "
+                    "-quick appended for --quick), never mixed; results of this commit are "
+                    "replaced only with --replace, and only once the new run has finished.  "
+                    "asv's output goes to asv.log in that folder; Ctrl-C stops asv and "
+                    "everything it started (exit 130).  For history across commits use "
+                    "`asv run` directly (see asv.conf.json).")
     p.add_argument("--quick", action="store_true",
                    help="one timed call per point (asv --quick): checks the suite, rough numbers")
     p.add_argument("--results", metavar="DIR", type=Path, default=None,
-                   help="asv results folder (default: .asv/results in the checkout)")
-    p.add_argument("--out", metavar="DIR", type=Path, default=Path("reports"),
-                   help="where the report goes (default: reports/)")
+                   help="root of the results folders: each grid and mode has its own, "
+                        "DIR/full, DIR/quick, DIR/tiny (DIR/<grid>-quick with --quick), "
+                        "holding asv's results and asv.log, its output "
+                        "(default: .asv/results in the checkout)")
+    p.add_argument("--out", metavar="DIR", type=Path, default=None,
+                   help="where the report goes (default: lrperf-out/<grid>, -quick appended "
+                        "for --quick, in the checkout, git-ignored)")
+    p.add_argument("--replace", action="store_true",
+                   help="measure again when this commit already has results of this grid "
+                        "and mode on this machine (without it the study stops; the earlier "
+                        "results are kept until the new run has finished)")
     p.add_argument("--grid", choices=list(GRIDS), default=None,
                    help="size grid: " + "; ".join(f"{k}: {g.description}"
                                                   for k, g in GRIDS.items())
@@ -205,7 +298,8 @@ def build_parser():
     p.add_argument("--bench", metavar="REGEX", default=None,
                    help="only benchmarks matching this regular expression (asv -b)")
     p.add_argument("-v", "--verbose", action="store_true",
-                   help="show the benchmarks' own output, e.g. why a point was skipped")
+                   help="keep the benchmarks' own output (e.g. why a point was skipped) in "
+                        "asv.log")
     p.set_defaults(func=cmd_study)
 
     p = sub.add_parser(
@@ -218,11 +312,12 @@ def build_parser():
                     "measured shape. Damaged result files are skipped with a warning naming "
                     "them; asv's results are never modified; the previous report is replaced "
                     "only once the new one is complete.")
-    p.add_argument("--results", default=".asv/results", metavar="DIR",
-                   help="asv results folder (default: .asv/results)")
-    p.add_argument("--out", default="lrperf-out/report", metavar="DIR",
-                   help="output folder, one subfolder per machine (default: lrperf-out/report, "
-                        "git-ignored)")
+    p.add_argument("--results", default=Path(".asv/results/full"), type=Path, metavar="DIR",
+                   help="asv results folder: one of `lrperf study`'s, .asv/results/<grid> "
+                        "(default: .asv/results/full)")
+    p.add_argument("--out", default=None, type=Path, metavar="DIR",
+                   help="output folder, one subfolder per machine (default: "
+                        "lrperf-out/<name of the results folder>, git-ignored)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(
@@ -234,8 +329,8 @@ def build_parser():
                     "MACHINE:COMMIT.  Prints the table and writes a figure of the ratios.")
     p.add_argument("a", metavar="A", help="the run compared against (e.g. a commit prefix)")
     p.add_argument("b", metavar="B", help="the run compared (e.g. a newer commit, or a machine)")
-    p.add_argument("--results", default=".asv/results", metavar="DIR",
-                   help="asv results folder holding both runs (default: .asv/results)")
+    p.add_argument("--results", default=Path(".asv/results/full"), type=Path, metavar="DIR",
+                   help="asv results folder holding both runs (default: .asv/results/full)")
     p.add_argument("--out", default="lrperf-out/compare", metavar="DIR",
                    help="where the figure goes (default: lrperf-out/compare)")
     p.add_argument("--threshold", type=float, default=1.1, metavar="RATIO",
@@ -244,14 +339,94 @@ def build_parser():
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is so that cleanups run as for Ctrl-C."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
+# Paths the user named that cannot be used: bad input, as a ValueError is.
+_BAD_PATH = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
+             FileExistsError)
+_BAD_INPUT = (ValueError, TypeError, ImportError, FloatingPointError) + _BAD_PATH
+
+
+def _interrupt_cause(exc):
+    """The KeyboardInterrupt behind Numba's SystemError("... with an exception set"), if any."""
+    cause = exc.__cause__ or exc.__context__
+    return cause if isinstance(cause, KeyboardInterrupt) else None
+
+
 def main(argv=None):
+    """Run one subcommand; every failure ends with one line on stderr and an exit status.
+
+    0 success; 1 a failure that is not the input's fault (a benchmark run that
+    wrote nothing, a disk error); 2 bad input (argparse's own status too);
+    130 Ctrl-C; 143 SIGTERM.  ``LRPERF_DEBUG=1`` shows the traceback instead.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    name = f"lrperf {args.command}"
+    handler = None
+    if threading.current_thread() is threading.main_thread():
+        handler = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, ImportError, FloatingPointError) as exc:
-        print(f"lrperf {args.command}: error: {exc}", file=sys.stderr)
+        return _run(args, name)
+    finally:
+        if handler is not None:
+            signal.signal(signal.SIGTERM, handler)
+
+
+def _say(name, text):
+    try:
+        print(f"{name}: {text}", file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass  # stderr closed: the exit status still tells
+
+
+def _run(args, name):
+    debug = os.environ.get("LRPERF_DEBUG", "") not in ("", "0")
+    try:
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except Terminated:
+        _say(name, "terminated (SIGTERM)" + getattr(args, "interrupt_note", ""))
+        return EXIT_TERMINATED
+    except KeyboardInterrupt:
+        _say(name, "interrupted (Ctrl-C)" + getattr(args, "interrupt_note", ""))
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our output went away (`lrperf ... | head`): nothing to say to it.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except _BAD_INPUT as exc:
+        if debug:
+            raise
+        _say(name, f"error: {exc}")
         return EXIT_BAD_INPUT
+    except SystemError as exc:
+        if _interrupt_cause(exc) is not None:
+            _say(name, "interrupted (Ctrl-C)" + getattr(args, "interrupt_note", ""))
+            return EXIT_INTERRUPTED
+        if debug:
+            raise
+        _say(name, f"internal error: SystemError: {exc} (LRPERF_DEBUG=1 shows the traceback)")
+        return EXIT_FAILED
+    except (RuntimeError, OSError) as exc:
+        if debug:
+            raise
+        _say(name, f"error: {exc}")
+        return EXIT_FAILED
+    except Exception as exc:
+        if debug:
+            raise
+        _say(name, f"internal error: {type(exc).__name__}: {exc} "
+                   "(LRPERF_DEBUG=1 shows the traceback)")
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -73,13 +73,45 @@ def load_catvnoncat(data_dir):
     arrays = {}
     classes = ("non-cat", "cat")
     for path, prefix in zip(paths, ("train", "test")):
-        with h5py.File(path, "r") as f:
-            x = np.asarray(f[f"{prefix}_set_x"])
-            y = np.asarray(f[f"{prefix}_set_y"])
-            if prefix == "train" and "list_classes" in f:
-                classes = tuple(c.decode() if isinstance(c, bytes) else str(c)
-                                for c in np.asarray(f["list_classes"]))
+        x, y, names = _read_cat_file(h5py, path, prefix)
+        if prefix == "train" and names is not None:
+            classes = names
         arrays[prefix] = (x.reshape(x.shape[0], -1).T / 255.0,
                           y.astype(np.float64).reshape(1, -1))
     return Split(*arrays["train"], *arrays["test"], classes=classes)
 
+
+def _read_cat_file(h5py, path, prefix):
+    """(images, labels, class names or None) of one course file; ValueError naming
+    the file and the datasets it should hold when it is anything else."""
+    expected = (f"{prefix}_set_x", f"{prefix}_set_y")
+    what = f"the course's {path.name} (HDF5 with datasets {expected[0]} and {expected[1]})"
+    try:
+        f = h5py.File(path, "r")
+    except OSError as exc:
+        # Not HDF5, truncated, unreadable: h5py says which in its message.
+        raise ValueError(f"{path} cannot be read as {what}: {exc}") from None
+    with f:
+        found = sorted(f.keys())
+        missing = [n for n in expected if not isinstance(f.get(n), h5py.Dataset)]
+        if missing:
+            raise ValueError(f"{path} has no dataset {', '.join(missing)}: expected {what}, "
+                             f"found {found[:10]}")
+        try:
+            x = np.asarray(f[expected[0]])
+            y = np.asarray(f[expected[1]])
+            names = None
+            if prefix == "train" and isinstance(f.get("list_classes"), h5py.Dataset):
+                names = tuple(c.decode() if isinstance(c, bytes) else str(c)
+                              for c in np.asarray(f["list_classes"]))
+        except (OSError, ValueError, TypeError) as exc:  # damaged data past a good header
+            raise ValueError(f"{path} is damaged: reading {what} failed: {exc}") from None
+    if x.ndim < 2 or x.dtype.kind not in "biuf" or x.shape[0] != y.size or y.size == 0:
+        raise ValueError(
+            f"{path}: expected {what} with one image per row of {expected[0]} and one label "
+            f"each in {expected[1]}, got {expected[0]} of shape {x.shape} and dtype {x.dtype}, "
+            f"{expected[1]} of shape {y.shape}")
+    if y.dtype.kind not in "biuf" or not np.isin(y, (0, 1)).all():
+        raise ValueError(f"{path}: {expected[1]} must hold labels 0 and 1, "
+                         f"got values {np.unique(y)[:5].tolist()}")
+    return x, y, names

@@ -3,21 +3,47 @@
 The suite (``benchmarks/``, configured by ``asv.conf.json``) runs in the
 current Python against the lrperf importable here (the working tree, for an
 editable install); results are recorded under the commit hash of HEAD.
+
+Results never mix and are never lost:
+
+- each grid and mode has a results folder of its own, ``RESULTS/<kind>``
+  (``full``, ``quick``, ``tiny``, with ``-quick`` for asv's ``--quick``), so a
+  tiny run cannot replace a full one;
+- a run that would replace results of the same commit, kind and machine
+  stops before it starts unless ``replace`` is given;
+- asv writes into a staging folder beside the results; its files are moved
+  in (one ``os.replace`` each) only when asv has finished, so an interrupted,
+  killed or failed run leaves the earlier results as they were;
+- the environment is named by the Python version (``existing-py3.11``), not
+  by the interpreter's path, as asv names it, so no result, report or file
+  name carries a path of the machine that ran it.
+
+asv's own output goes to ``RESULTS/<kind>/asv.log``; the terminal shows one
+line per benchmark and a progress bar with an ETA (rich).
 """
+import contextlib
 import json
 import os
+import platform
+import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from . import atomic
 from .grid import GRIDS
+
+LOG_NAME = "asv.log"
 
 
 def find_repo_root(start=None):
-    """The source checkout holding asv.conf.json: from ``start`` (cwd) upwards, else beside lrperf."""
+    """The source checkout holding asv.conf.json: ``start`` (the cwd) or a folder above it."""
     here = Path(start or os.getcwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "asv.conf.json").is_file() and (folder / "benchmarks").is_dir():
@@ -31,9 +57,11 @@ def find_repo_root(start=None):
 def _asv():
     try:
         import asv  # noqa: F401
+        import psutil  # noqa: F401
         from asv import util
-    except ImportError:
-        raise ImportError("lrperf study needs asv: pip install 'lrperf[bench]'") from None
+    except ImportError as exc:
+        raise ImportError(f"lrperf study needs asv and psutil ({exc}): "
+                          "pip install 'lrperf[bench]'") from None
     return util
 
 
@@ -48,12 +76,21 @@ def _git(repo_root, *args):
     return out.stdout.strip()
 
 
-def write_config(repo_root, results_dir, folder):
+def run_kind(grid, quick):
+    """Name of the results folder of a grid and mode: runs of one kind compare."""
+    if grid not in GRIDS:
+        raise ValueError(f"grid must be one of {list(GRIDS)}, got {grid!r}")
+    return f"{grid}-quick" if quick else grid
+
+
+def write_config(repo_root, results_dir, folder, html_dir=None):
     """A copy of asv.conf.json with absolute paths and ``results_dir``; returns its path."""
     util = _asv()
     conf = util.load_json(str(repo_root / "asv.conf.json"), js_comments=True)
     for key in ("env_dir", "html_dir"):
         conf[key] = str((repo_root / conf[key]).resolve())
+    if html_dir is not None:
+        conf["html_dir"] = str(Path(html_dir).resolve())
     conf["repo"] = str(repo_root)
     conf["benchmark_dir"] = str(repo_root / conf.get("benchmark_dir", "benchmarks"))
     conf["results_dir"] = str(Path(results_dir).resolve())
@@ -65,65 +102,265 @@ def write_config(repo_root, results_dir, folder):
 def ensure_machine_file(env):
     """asv refuses to run before ``asv machine`` has described the machine."""
     if not (Path(env.get("HOME", Path.home())) / ".asv-machine.json").is_file():
-        subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        out = subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             stdin=subprocess.DEVNULL, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"`asv machine --yes` failed (exit status {out.returncode}): "
+                               f"{out.stdout.strip()[-300:]}")
 
 
-class _Heartbeat:
-    """Copies asv's output; says the run is alive when asv is silent for a minute.
+def machine_name(env):
+    """The machine name asv will record results under (as asv picks it), or None."""
+    try:
+        data = json.loads((Path(env.get("HOME", Path.home())) / ".asv-machine.json")
+                          .read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    names = [k for k, v in data.items() if k != "version" and isinstance(v, dict)]
+    node = platform.uname().node
+    if node in names:
+        return str(data[node].get("machine", node))
+    if len(names) == 1:
+        return str(data[names[0]].get("machine", names[0]))
+    return None
 
-    asv reports a benchmark when all its grid points are done, minutes apart.
+
+def existing_results(kind_dir, commit, machine=None):
+    """Result files of ``commit`` in ``kind_dir`` (of ``machine``, or of any machine)."""
+    pattern = f"{machine if machine else '*'}/{commit[:8]}-*.json"
+    return sorted(p for p in Path(kind_dir).glob(pattern) if p.name != "machine.json")
+
+
+def _count_points(path):
+    """Measured values in an asv result file (for the replace warning)."""
+    try:
+        data = json.loads(Path(path).read_text())
+        total = 0
+        for entry in data.get("results", {}).values():
+            value = entry[0] if isinstance(entry, list) and entry else entry
+            values = value if isinstance(value, list) else [value]
+            total += sum(v is not None for v in values)
+        return total
+    except (OSError, ValueError, TypeError, AttributeError, IndexError):
+        return None
+
+
+class ResultsExist(ValueError):
+    """A run would replace earlier results; bad input until ``replace`` is asked for."""
+
+
+class StudyBusy(RuntimeError):
+    """Another study is running on the same results."""
+
+
+LOCK_NAME = ".lrperf-study.lock"
+
+
+def _relative(path):
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+@dataclass
+class SuiteRun:
+    results_dir: Path     # RESULTS/<kind>: asv's results folder of this kind of run
+    log: Path             # asv's own output
+    commit: str
+    kind: str
+    machine: object       # str or None
+    seconds: float
+    exit_status: int
+    benchmarks: int       # benchmarks asv reported as done
+    failed: int           # of those, how many failed
+
+
+class _Progress:
+    """asv's output -> its log file, one line per benchmark and a rich bar with an ETA.
+
+    asv prefixes its progress lines with ``[ 42.86%]``; a benchmark is
+    announced by ``Running (NAME--)`` and reported by ``NAME <status>``.
     """
+    LINE = re.compile(r"^\s*\[\s*(\d+(?:\.\d+)?)%\]\s*[\u00b7.]*\s*(.*?)\s*$")
+    RUNNING = re.compile(r"^Running \((\S+?)-*\)")
+    NAME = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
 
-    def __init__(self, stream, every=60.0):
-        self.stream = stream
-        self.start = time.perf_counter()
-        self.lock = threading.Lock()
-        self.done = threading.Event()
-        self.last = self.start
-        self.thread = threading.Thread(target=self._run, args=(every,), daemon=True)
-        self.thread.start()
+    def __init__(self, log, stream=None):
+        from rich.console import Console
+        from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
+                                   TimeRemainingColumn)
+        self.log = log
+        self.console = Console(file=stream, highlight=False) if stream else Console(
+            highlight=False)
+        self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
+                            TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                            TextColumn("eta"), TimeRemainingColumn(),
+                            console=self.console, transient=True)
+        self.task = self.bar.add_task("starting asv", total=100.0)
+        self.done = 0
+        self.failed = 0
 
-    def write(self, line):
-        with self.lock:
-            self.stream.write(line)
-            self.stream.flush()
-            self.last = time.perf_counter()
+    def __enter__(self):
+        self.bar.start()
+        return self
 
-    def _run(self, every):
-        while not self.done.wait(5.0):
-            now = time.perf_counter()
-            if now - self.last >= every:
-                self.write(f"      ... still running, {(now - self.start) / 60:.1f} min elapsed\n")
+    def __exit__(self, *exc):
+        self.bar.stop()
 
-    def stop(self):
-        self.done.set()
-        self.thread.join()
+    def feed(self, line):
+        self.log.write(line)
+        self.log.flush()
+        match = self.LINE.match(line)
+        if not match:
+            return
+        percent, text = float(match.group(1)), match.group(2)
+        self.bar.update(self.task, completed=percent)
+        running = self.RUNNING.match(text)
+        words = text.split()
+        if running:
+            self.bar.update(self.task, description=running.group(1))
+        elif len(words) >= 2 and self.NAME.match(words[0]):
+            status = " ".join(words[1:])
+            self.done += 1
+            self.failed += status.startswith("failed")
+            self.bar.console.print(f"  [{percent:3.0f}%] {words[0]}  {status}")
+            self.bar.update(self.task, description=f"done {words[0]}")
+        elif words:
+            self.bar.update(self.task, description=text[:60])
+
+
+def portable_env_name():
+    """The environment's name in the results: the Python version, not the path of
+    the interpreter on the machine that ran it."""
+    return f"existing-py{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def asv_result_name(machine, commit):
+    """The file name asv itself gives results of ``--python=same`` (its environment
+    is named after the interpreter's absolute path), by asv's own functions."""
+    from asv import util
+    from asv.environment import get_env_name
+    from asv.results import get_filename
+    exe = os.path.abspath(util.which(sys.executable))
+    env = get_env_name("existing", exe.replace(os.path.sep, "_"), {}, {})
+    return Path(get_filename(machine, commit, env)).name
+
+
+def _portable_name(commit):
+    return f"{commit[:8]}-{portable_env_name()}.json"
+
+
+def _stage_existing(files, kind_dir, stage, commit):
+    """Copy a commit's earlier result files into the staging folder under the names
+    asv looks for: asv merges new results into them, so benchmarks not re-run keep
+    their values."""
+    staged = {}
+    for path in files:
+        dest = stage / path.relative_to(kind_dir)
+        if path.name == _portable_name(commit):
+            dest = dest.with_name(asv_result_name(path.parent.name, commit))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+        staged[dest] = _stamp(dest)
+    return staged
+
+
+def _stamp(path):
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+def _written(stage, staged):
+    """Result files asv wrote in ``stage``: new ones, or staged copies it rewrote."""
+    return [p for p in stage.glob("*/*.json")
+            if p.name != "machine.json" and staged.get(p) != _stamp(p)]
+
+
+def _make_portable(stage, commit):
+    """Rename asv's result files of this run to the portable environment name and
+    drop the interpreter's path from them (a report must not show the paths of
+    the machine that ran it).  A file asv named otherwise than predicted is left
+    as asv wrote it."""
+    for path in stage.glob(f"*/{commit[:8]}-*.json"):
+        if path.name != asv_result_name(path.parent.name, commit):
+            continue
+        data = json.loads(path.read_text(encoding="utf-8"))
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        data["env_name"] = portable_env_name()
+        data["python"] = version
+        if isinstance(data.get("params"), dict) and "python" in data["params"]:
+            data["params"]["python"] = version
+        target = path.with_name(_portable_name(commit))
+        target.write_text(json.dumps(data), encoding="utf-8")
+        path.unlink()
+
+
+def _move_results(stage, kind_dir):
+    """Move every file asv wrote into ``kind_dir``, one atomic rename each."""
+    moved = []
+    for path in sorted(stage.rglob("*.json")):
+        dest = kind_dir / path.relative_to(stage)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, dest)
+        moved.append(dest)
+    return moved
 
 
 def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", bench=None,
-              show_stderr=False, stream=None):
-    """Run the asv suite on the working tree; returns the results folder.
+              show_stderr=False, replace=False, stream=None):
+    """Run the asv suite on the working tree; return a SuiteRun (its ``results_dir``
+    is ``results_dir/<kind>``).
 
-    ``grid`` is LRPERF_BENCH_GRID ("full", "quick" or "tiny"); ``bench`` an asv
-    ``-b`` regular expression; ``show_stderr`` shows the benchmarks' output
-    (why points were skipped).  asv's own output (its progress) goes to
+    ``results_dir`` is the root of the results folders (default
+    ``.asv/results`` in the checkout); ``grid`` is LRPERF_BENCH_GRID ("full",
+    "quick" or "tiny"); ``bench`` an asv ``-b`` regular expression;
+    ``show_stderr`` puts the benchmarks' own output in the log;
+    ``replace`` allows replacing results of the same commit, kind and
+    machine (ResultsExist otherwise, before anything runs).  Progress goes to
     ``stream`` (stdout).
     """
-    if grid not in GRIDS:
-        raise ValueError(f"grid must be one of {GRIDS}, got {grid!r}")
-    stream = stream if stream is not None else sys.stdout
+    kind = run_kind(grid, quick)
+    _asv()
     repo_root = Path(repo_root) if repo_root is not None else find_repo_root()
-    results_dir = Path(results_dir) if results_dir is not None else repo_root / ".asv" / "results"
-    results_dir.mkdir(parents=True, exist_ok=True)
+    root = Path(results_dir) if results_dir is not None else repo_root / ".asv" / "results"
+    kind_dir = root / kind
     commit = _git(repo_root, "rev-parse", "HEAD")
-    if _git(repo_root, "status", "--porcelain", "--untracked-files=no"):
-        print(f"note: the working tree has uncommitted changes; its results are recorded "
-              f"under HEAD {commit[:8]}", file=stream, flush=True)
     env = dict(os.environ, LRPERF_BENCH_GRID=grid)
     ensure_machine_file(env)
-    with tempfile.TemporaryDirectory(prefix="lrperf-study-") as tmp:
-        config = write_config(repo_root, results_dir, tmp)
+    machine = machine_name(env)
+    earlier = existing_results(kind_dir, commit, machine)
+    say = (lambda text: print(text, file=stream, flush=True)) if stream else (
+        lambda text: print(text, flush=True))
+    if earlier:
+        points = _count_points(earlier[0])
+        what = (f"{_relative(earlier[0])}" + (f" ({points} measured points)"
+                                              if points is not None else ""))
+        if not replace:
+            raise ResultsExist(
+                f"results of commit {commit[:8]} for the {kind} run on machine "
+                f"{machine or '?'} already exist in {what}; pass --replace to measure again "
+                "(they are kept until the new run has finished), or commit first")
+        say(f"warning: replacing the results in {what} (kept until this run has finished)")
+    if _git(repo_root, "status", "--porcelain", "--untracked-files=no"):
+        say(f"note: the working tree has uncommitted changes; its results are recorded "
+            f"under HEAD {commit[:8]}")
+    kind_dir.mkdir(parents=True, exist_ok=True)
+    log_path = kind_dir / LOG_NAME
+    with contextlib.ExitStack() as stack:
+        if not stack.enter_context(atomic.exclusive(root / LOCK_NAME)):
+            raise StudyBusy(
+                f"another lrperf study is running on {_relative(root)}: wait for it to end "
+                "(two at once would also disturb each other's timings)")
+        t0 = time.perf_counter()
+        stage = stack.enter_context(atomic.temp_folder(kind_dir))
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="lrperf-study-"))
+        log = stack.enter_context(open(log_path, "w", encoding="utf-8"))
+        staged = _stage_existing(earlier, kind_dir, stage, commit)
+        config = write_config(repo_root, stage, tmp)
         cmd = [sys.executable, "-m", "asv", "run", "--config", str(config), "--python=same",
                "--set-commit-hash", commit, "--launch-method", "forkserver"]
         if quick:
@@ -132,31 +369,114 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
             cmd += ["--bench", bench]
         if show_stderr:
             cmd.append("--show-stderr")
-        print(f"running the benchmark suite ({grid} grid{', quick' if quick else ''}) "
-              f"on the working tree at {repo_root}", file=stream, flush=True)
-        beat = _Heartbeat(stream)
-        try:
-            with subprocess.Popen(cmd, cwd=repo_root, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
-                for line in proc.stdout:
-                    beat.write(line)
-            code = proc.returncode
-        finally:
-            beat.stop()
-    # asv exits non-zero when some benchmark failed; the others are saved.
-    if not any(results_dir.glob(f"*/{commit[:8]}-*.json")):
-        raise RuntimeError(f"asv run failed (exit status {code}) and wrote no results "
-                           f"to {results_dir}")
+        say(f"running the benchmark suite ({GRIDS[grid].description}"
+            f"{', asv --quick' if quick else ''}) on the working tree; "
+            f"asv's output: {_relative(log_path)}")
+        with _Progress(log, stream) as progress:
+            code = run_supervised(cmd, cwd=repo_root, env=env, on_line=progress.feed)
+        seconds = time.perf_counter() - t0
+        # asv exits non-zero when some benchmark failed; the others are saved.
+        if not _written(stage, staged):
+            raise RuntimeError(f"asv run failed (exit status {code}) and wrote no results; "
+                               f"see {_relative(log_path)}")
+        _make_portable(stage, commit)
+        _move_results(stage, kind_dir)
     if code != 0:
-        print(f"warning: asv run exited with status {code}: some benchmarks failed "
-              f"(see above); the others are saved", file=stream, flush=True)
-    return results_dir
+        say(f"warning: asv run exited with status {code}: {progress.failed} benchmark(s) "
+            f"failed (see {_relative(log_path)}); the others are saved")
+    return SuiteRun(kind_dir, log_path, commit, kind, machine, seconds, code,
+                    progress.done, progress.failed)
 
 
-def publish_html(repo_root, results_dir):
-    """asv's own HTML pages (``asv preview`` serves them); returns the folder."""
+def _session_members(sid):
+    """Live processes of session ``sid``: asv and everything it started, whatever
+    process group they moved to (asv puts each forkserver in a group of its own)."""
+    import psutil
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getsid(proc.pid) == sid:
+                members.append(proc)
+        except (OSError, psutil.Error):  # gone meanwhile
+            continue
+    return members
+
+
+def stop_session(proc, grace=3.0):
+    """End ``proc`` (started with ``start_new_session``) and every process of its session.
+
+    SIGTERM first, SIGKILL after ``grace`` seconds; repeated while the session
+    still has members, so a child forked during the sweep is caught too.
+    """
+    import psutil
+    sid = proc.pid
+    for signum in (signal.SIGTERM, signal.SIGKILL, signal.SIGKILL):
+        members = _session_members(sid)
+        if not members:
+            break
+        for member in members:
+            with contextlib.suppress(psutil.Error):
+                member.send_signal(signum)
+        psutil.wait_procs(members, timeout=grace)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+
+
+@contextlib.contextmanager
+def _signals_ignored():
+    """Ignore a second Ctrl-C or SIGTERM while the block runs: it must not cut the
+    cleanup short.  (Blocking them with a signal mask would not do: the BLAS
+    pool's threads would still take them.)  The first one is already on its way."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {signum: signal.signal(signum, lambda *_: None)
+           for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in old.items():
+            signal.signal(signum, handler)
+
+
+def run_supervised(cmd, *, cwd, env, on_line):
+    """Run ``cmd`` in a session of its own, passing each output line to ``on_line``;
+    return its exit status.
+
+    Its own session keeps the terminal's Ctrl-C from reaching asv half-way;
+    on any exception here (KeyboardInterrupt, SIGTERM raised as one) the whole
+    session is ended before the exception goes on, so no asv or forkserver
+    outlives lrperf.
+    """
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                            bufsize=1, start_new_session=True)
+    try:
+        for line in proc.stdout:
+            on_line(line)
+        return proc.wait()
+    except BaseException:
+        with _signals_ignored():
+            stop_session(proc)
+        raise
+    finally:
+        proc.stdout.close()
+
+
+def publish_html(repo_root, results_dir, log=None):
+    """asv's own HTML pages of one results folder (``asv preview`` serves them), in
+    ``.asv/html/<kind>``; returns that folder."""
+    results_dir = Path(results_dir)
+    html = Path(repo_root) / ".asv" / "html" / results_dir.name
     with tempfile.TemporaryDirectory(prefix="lrperf-study-") as tmp:
-        config = write_config(repo_root, results_dir, tmp)
-        subprocess.run([sys.executable, "-m", "asv", "publish", "--config", str(config)],
-                       cwd=repo_root, check=True, stdout=subprocess.DEVNULL)
-        return Path(json.loads(Path(config).read_text())["html_dir"])
+        config = write_config(repo_root, results_dir, tmp, html_dir=html)
+        lines = []
+        code = run_supervised([sys.executable, "-m", "asv", "publish", "--config", str(config)],
+                              cwd=repo_root, env=None, on_line=lines.append)
+        if log is not None:
+            with open(log, "a", encoding="utf-8") as f:
+                f.writelines(lines)
+        if code != 0:
+            raise RuntimeError(f"asv publish failed (exit status {code}): "
+                               f"{''.join(lines)[-300:].strip()}")
+    return html

@@ -45,7 +45,7 @@ def build_report(results_dir=".asv/results", out_dir="lrperf-out/report"):
     Raises NoResultsError (a ValueError) when nothing usable is found; damaged
     files are skipped with a ReportWarning naming them.
     """
-    from ..atomic import replace_folder, write_text
+    from ..atomic import replacing_folder, write_text
     from .writeup import cpu_line
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     loaded = load(results_dir)
@@ -55,7 +55,7 @@ def build_report(results_dir=".asv/results", out_dir="lrperf-out/report"):
     index = ["# lrperf reports", "", f"From the asv results in `{label}`.", ""]
     for report in reports:
         name = _safe_name(report.machine)
-        with replace_folder(out_dir / name) as tmp:
+        with replacing_folder(out_dir / name) as tmp:
             made = _write_machine(report, tmp, label)
         index.append(f"- [{report.machine}]({name}/README.md): "
                      f"{cpu_line(report.description, report.asv_machine)}; commit "

@@ -1,0 +1,352 @@
+"""``lrperf study`` keeps results apart and never loses them (asv itself replaced by a fake:
+these tests check what the study does around asv, in seconds)."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lrperf import cli, study
+
+pytest.importorskip("asv", reason="the bench extra (asv) is not installed")
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURE_RESULTS = Path(__file__).resolve().parent / "fixtures" / "asv_results"
+HEAD = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                      check=True).stdout.strip()
+MACHINE = "testbox"
+
+ASV_OUTPUT = """\
+· Discovering benchmarks
+· Running 3 total benchmarks (1 commits * 1 environments * 3 benchmarks)
+[ 0.00%] · For lrperf commit abcdef12 <main>:
+[ 0.00%] ·· Benchmarking existing-py_usr_bin_python3
+[16.67%] ··· Running (step.Step.time_propagate--).
+[33.33%] ··· Running (step.Optimize.time_optimize--).
+[50.00%] ··· step.Step.time_propagate                                        ok
+[50.00%] ··· ========== ====== =====
+              strategy   n_x    m
+             ========== ====== =====
+[66.67%] ··· step.Optimize.time_optimize                                 failed
+[83.33%] ··· hardware.track_read_bandwidth                               2.5±0.1GB/s
+"""
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A HOME whose asv machine file names this machine ``testbox``."""
+    path = tmp_path / "home"
+    path.mkdir()
+    import platform
+    node = platform.uname().node
+    (path / ".asv-machine.json").write_text(json.dumps(
+        {node: {"machine": MACHINE, "os": "Linux"}, "version": 1}))
+    monkeypatch.setenv("HOME", str(path))
+    return path
+
+
+EXE = str(Path(sys.executable).resolve().parent)  # in every path asv would record
+PORTABLE = f"{HEAD[:8]}-existing-py{sys.version_info[0]}.{sys.version_info[1]}.json"
+
+
+def _result_file(commit, value, bench="step.Step.time_propagate"):
+    return {"commit_hash": commit, "env_name": "existing-py" + EXE.replace(os.sep, "_"),
+            "python": sys.executable, "params": {"machine": MACHINE, "python": sys.executable},
+            "results": {bench: [[value, value]]}, "version": 2}
+
+
+class FakeAsv:
+    """Stands in for ``asv run``: writes what asv would write into the results folder
+    of the config it is given, or fails, or is interrupted half-way."""
+
+    def __init__(self, value=1.0, fail=False, interrupt=False, bench="step.Step.time_propagate"):
+        self.value, self.fail, self.interrupt, self.bench = value, fail, interrupt, bench
+        self.calls = []
+
+    def __call__(self, cmd, *, cwd, env, on_line):
+        self.calls.append(cmd)
+        config = json.loads(Path(cmd[cmd.index("--config") + 1]).read_text())
+        results = Path(config["results_dir"])
+        for line in ASV_OUTPUT.splitlines(keepends=True):
+            on_line(line)
+        if self.fail:
+            return 1
+        folder = results / MACHINE
+        folder.mkdir(parents=True, exist_ok=True)
+        (results / "benchmarks.json").write_text(json.dumps({"version": 2}))
+        (folder / "machine.json").write_text(json.dumps({"machine": MACHINE}))
+        path = folder / study.asv_result_name(MACHINE, HEAD)
+        data = _result_file(HEAD, self.value, self.bench)
+        if path.is_file():  # as asv's Results.load_data: earlier values of this commit
+            data["results"] = {**json.loads(path.read_text())["results"], **data["results"]}
+        if self.interrupt:
+            path.write_text('{"half": ')  # asv killed while writing
+            raise KeyboardInterrupt
+        path.write_text(json.dumps(data))
+        return 0
+
+
+@pytest.fixture
+def fake_asv(monkeypatch):
+    def install(**kwargs):
+        fake = FakeAsv(**kwargs)
+        monkeypatch.setattr(study, "run_supervised", fake)
+        return fake
+    return install
+
+
+def _tree(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def _listing(root):
+    """What is in the results root, but the lock file that stays there."""
+    return sorted(p.name for p in root.iterdir() if p.name != study.LOCK_NAME)
+
+
+def _run(root, out, **kwargs):
+    """run_suite with its terminal output in the file ``out``."""
+    with open(out, "w", encoding="utf-8") as stream:
+        return study.run_suite(REPO, root, stream=stream, **kwargs)
+
+
+def test_kinds_of_run_have_folders_of_their_own():
+    kinds = {study.run_kind(g, q) for g in ("full", "quick", "tiny") for q in (False, True)}
+    assert kinds == {"full", "quick", "tiny", "full-quick", "quick-quick", "tiny-quick"}
+    with pytest.raises(ValueError, match=r"grid must be one of \['full', 'quick', 'tiny'\], "
+                                         r"got 'huge'"):
+        study.run_kind("huge", False)
+
+
+def test_a_full_result_survives_a_tiny_run(tmp_path, home, fake_asv):
+    root = tmp_path / "results"
+    fake_asv(value=7.0)
+    full = _run(root, tmp_path / "out.txt", grid="full")
+    before = _tree(root / "full")
+    fake_asv(value=1.0)
+    tiny = _run(root, tmp_path / "out.txt", grid="tiny", quick=True)
+    assert full.results_dir == root / "full" and tiny.results_dir == root / "tiny-quick"
+    assert _tree(root / "full") == before
+    saved = json.loads((root / "tiny-quick" / MACHINE / PORTABLE)
+                       .read_text())
+    assert saved["results"]["step.Step.time_propagate"] == [[1.0, 1.0]]
+    assert _listing(root) == ["full", "tiny-quick"]
+
+
+def test_replacing_results_needs_replace_and_says_so(tmp_path, home, fake_asv):
+    root = tmp_path / "results"
+    fake_asv(value=7.0)
+    _run(root, tmp_path / "out.txt", grid="tiny")
+    before = _tree(root / "tiny")
+    fake = fake_asv(value=1.0)
+    with pytest.raises(study.ResultsExist) as info:
+        _run(root, tmp_path / "out.txt", grid="tiny")
+    text = str(info.value)
+    assert "--replace" in text and HEAD[:8] in text and MACHINE in text and "tiny" in text
+    assert "2 measured points" in text
+    assert fake.calls == [], "asv started although the run was refused"
+    assert _tree(root / "tiny") == before
+    _run(root, tmp_path / "out.txt", grid="tiny", replace=True)
+    assert "warning: replacing the results" in (tmp_path / "out.txt").read_text()
+    saved = json.loads((root / "tiny" / MACHINE / PORTABLE).read_text())
+    assert saved["results"]["step.Step.time_propagate"] == [[1.0, 1.0]]
+
+
+def test_the_staged_copy_lets_asv_merge_into_earlier_results(tmp_path, home, fake_asv):
+    root = tmp_path / "results"
+    fake_asv(value=7.0)
+    _run(root, tmp_path / "out.txt", grid="tiny")
+    seen = {}
+
+    def asv_sees(cmd, *, cwd, env, on_line):
+        staged = Path(json.loads(Path(cmd[cmd.index("--config") + 1]).read_text())
+                      ["results_dir"])
+        seen["files"] = sorted(str(p.relative_to(staged)) for p in staged.rglob("*.json"))
+        return FakeAsv(value=2.0)(cmd, cwd=cwd, env=env, on_line=on_line)
+
+    study.run_supervised = asv_sees  # restored by the fake_asv fixture's monkeypatch
+    _run(root, tmp_path / "out.txt", grid="tiny", replace=True)
+    # Under the name asv looks for, so that asv merges into it.
+    assert seen["files"] == [f"{MACHINE}/{study.asv_result_name(MACHINE, HEAD)}"]
+
+
+def test_a_benchmark_not_run_again_keeps_its_earlier_value(tmp_path, home, fake_asv):
+    root = tmp_path / "results"
+    fake_asv(value=7.0)
+    _run(root, tmp_path / "out.txt", grid="tiny")
+    fake_asv(value=2.0, bench="step.Optimize.time_optimize")  # as `--bench Optimize`
+    _run(root, tmp_path / "out.txt", grid="tiny", replace=True)
+    saved = json.loads((root / "tiny" / MACHINE / PORTABLE).read_text())["results"]
+    assert saved == {"step.Step.time_propagate": [[7.0, 7.0]],
+                     "step.Optimize.time_optimize": [[2.0, 2.0]]}
+
+
+def test_results_name_the_python_version_not_the_path_of_the_interpreter(
+        tmp_path, home, fake_asv):
+    fake_asv()
+    run = _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
+    files = sorted(p.name for p in (run.results_dir / MACHINE).iterdir())
+    assert files == sorted(["machine.json", PORTABLE])
+    data = json.loads((run.results_dir / MACHINE / PORTABLE).read_text())
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert data["env_name"] == f"existing-py{version}"
+    assert data["python"] == version and data["params"]["python"] == version
+    for path in run.results_dir.rglob("*.json"):
+        text = path.read_text()
+        assert EXE not in text and EXE.replace(os.sep, "_") not in text
+
+
+@pytest.mark.parametrize("how", ["interrupted", "failed"])
+def test_an_interrupted_or_failed_run_leaves_earlier_results_as_they_were(
+        tmp_path, home, fake_asv, how):
+    root = tmp_path / "results"
+    fake_asv(value=7.0)
+    _run(root, tmp_path / "out.txt", grid="tiny")
+    before = _tree(root / "tiny")
+    fake_asv(interrupt=how == "interrupted", fail=how == "failed")
+    expected = KeyboardInterrupt if how == "interrupted" else RuntimeError
+    with pytest.raises(expected):
+        _run(root, tmp_path / "out.txt", grid="tiny", replace=True)
+    after = _tree(root / "tiny")
+    # Only asv's log is new: the results are byte for byte those of before.
+    assert after.pop("asv.log") and before.pop("asv.log")
+    assert after == before
+    assert _listing(root) == ["tiny"], "a staging folder was left"
+
+
+def test_asv_output_goes_to_the_log_and_one_line_per_benchmark_to_the_terminal(
+        tmp_path, home, fake_asv):
+    fake_asv()
+    run = _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
+    assert run.log == tmp_path / "results" / "tiny" / "asv.log"
+    assert run.log.read_text() == ASV_OUTPUT
+    shown = (tmp_path / "out.txt").read_text()
+    assert "strategy   n_x" not in shown, "asv's tables reached the terminal"
+    assert re.findall(r"\]\s+(\S+)\s+(\S+)", shown) == [
+        ("step.Step.time_propagate", "ok"), ("step.Optimize.time_optimize", "failed"),
+        ("hardware.track_read_bandwidth", "2.5±0.1GB/s")]
+    assert (run.benchmarks, run.failed) == (3, 1)
+    assert "asv.log" in shown
+
+
+def test_a_stale_staging_folder_of_a_killed_run_is_removed(tmp_path, home, fake_asv):
+    root = tmp_path / "results"
+    root.mkdir()
+    (root / ".tiny.tmp-dead").mkdir()
+    (root / ".tiny.tmp-dead" / "half.json").write_text("{")
+    fake_asv()
+    _run(root, tmp_path / "out.txt", grid="tiny")
+    assert _listing(root) == ["tiny"]
+
+
+# -- the command ------------------------------------------------------------------------------
+
+@pytest.fixture
+def checkout(tmp_path, monkeypatch):
+    """A stand-in checkout: the study's default folders land in it, not in the repository."""
+    path = tmp_path / "checkout"
+    path.mkdir()
+    monkeypatch.setattr(study, "find_repo_root", lambda start=None: path)
+    monkeypatch.chdir(path)
+    return path
+
+
+def _never(*args, **kwargs):
+    raise AssertionError("the suite started although the input was bad")
+
+
+@pytest.mark.parametrize("option", ["--out", "--results"])
+def test_study_checks_its_folders_before_the_suite(tmp_path, checkout, monkeypatch, capsys,
+                                                   option):
+    monkeypatch.setattr(study, "run_suite", _never)
+    (tmp_path / "file").write_text("x")
+    code = cli.main(["study", "--grid", "tiny", option, str(tmp_path / "file" / "sub")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and err.startswith(f"lrperf study: error: {option}")
+
+
+def test_study_refusing_to_replace_is_one_line_and_exit_2(checkout, monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise study.ResultsExist("results of commit abcdef12 ... pass --replace")
+    monkeypatch.setattr(study, "run_suite", refuse)
+    assert cli.main(["study", "--grid", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--replace" in err
+
+
+def test_study_outside_a_checkout_says_what_it_needs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(study, "run_suite", _never)
+    assert cli.main(["study", "--grid", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "asv.conf.json" in err and "clone" in err
+
+
+def test_study_ends_with_a_summary_and_writes_the_report_outside_tracked_files(
+        tmp_path, checkout, monkeypatch, capsys):
+    results = checkout / ".asv" / "results" / "tiny"
+    shutil.copytree(FIXTURE_RESULTS, results)
+
+    def fake_suite(repo_root, root, **kwargs):
+        assert Path(root) == checkout / ".asv" / "results" and kwargs["grid"] == "tiny"
+        return study.SuiteRun(results, results / "asv.log", "a83eb0b1" + "0" * 32, "tiny",
+                              "vm", 65.0, 0, 12, 0)
+
+    monkeypatch.setattr(study, "run_suite", fake_suite)
+    monkeypatch.setattr(study, "publish_html",
+                        lambda repo, res, log=None: checkout / ".asv" / "html" / "tiny")
+    assert cli.main(["study", "--grid", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert (checkout / "lrperf-out" / "tiny" / "vm" / "README.md").is_file()
+    assert re.search(r"done in .*: suite 1 min 05 s \(12 benchmarks\), report ", out)
+    assert "results: .asv/results/tiny (commit a83eb0b1, machine vm, tiny run)" in out
+    assert "asv log: .asv/results/tiny/asv.log" in out
+    assert "report:  lrperf-out/tiny/README.md" in out
+    assert sorted(p.name for p in checkout.iterdir()) == [".asv", "lrperf-out"]
+
+
+def test_report_refuses_the_root_of_several_kinds(tmp_path, capsys):
+    for kind in ("full", "tiny"):
+        shutil.copytree(FIXTURE_RESULTS, tmp_path / "results" / kind)
+    code = cli.main(["report", "--results", str(tmp_path / "results"),
+                     "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "several kinds of run (full, tiny)" in err and "results/full" in err
+
+
+def test_gitignore_covers_generated_output():
+    for path in ("lrperf-out/full/vm/README.md", ".asv/results/full/asv.log",
+                 "reports/.vm.tmp-1a2b", "reports/.README.md.tmp-1a2b", "x/.vm.old-1a2b"):
+        out = subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO)
+        assert out.returncode == 0, f"{path} is not git-ignored"
+
+
+def test_study_interrupted_says_the_earlier_results_are_unchanged(checkout, monkeypatch,
+                                                                   capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(study, "run_suite", interrupted)
+    assert cli.main(["study", "--grid", "tiny", "--quick"]) == 130
+    err = capsys.readouterr().err
+    assert err == ("lrperf study: interrupted (Ctrl-C); earlier results in "
+                   ".asv/results/tiny-quick are unchanged\n")
+
+
+def test_a_second_study_on_the_same_results_is_refused(tmp_path, home, fake_asv):
+    from lrperf import atomic
+    root = tmp_path / "results"
+    root.mkdir()
+    fake = fake_asv()
+    with atomic.exclusive(root / study.LOCK_NAME) as mine:
+        assert mine
+        with pytest.raises(study.StudyBusy, match="another lrperf study is running"):
+            _run(root, tmp_path / "out.txt", grid="tiny")
+    assert fake.calls == []
+    _run(root, tmp_path / "out.txt", grid="tiny")  # free again once the first has ended
+    assert len(fake.calls) == 1
