@@ -15,6 +15,8 @@ register(Strategy(
     description="Python loop over examples, NumPy dot/axpy over features"))
 register(Strategy(
     name="numpy", step=vectorized.step, order=30, parallel=True,
+    dtypes=("float64", "float32"), accumulates={"float64": "float64", "float32": "float32"},
+    prepare=vectorized.prepare,
     description="fully vectorized NumPy (w @ X, then X @ dZ: two passes over X)"))
 register(Strategy(
     name="numba", step=numba_loops.step, order=40,

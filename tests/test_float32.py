@@ -1,0 +1,78 @@
+"""float32 X (issue 12): read natively where a strategy says so, errors within
+bounds that follow from what each strategy accumulates in, inputs untouched."""
+import math
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import lrperf
+from lrperf import accuracy, grid
+
+
+def _problem(n_x=6, m=9, seed=3, layout="F"):
+    return accuracy.problem(n_x, m, "float32", layout=layout, seed=seed)
+
+
+def _reads_natively(strategy):
+    return "float32" in lrperf.STRATEGIES[strategy].dtypes
+
+
+def test_dtype_is_an_axis_of_the_grid():
+    assert grid.DTYPES == ("float64", "float32")
+    assert "dtype" in grid.AXES
+    assert grid.nbytes(4096, 50000, "float32") * 2 == grid.nbytes(4096, 50000, "float64")
+
+
+def test_registry_says_what_each_strategy_reads_and_sums_in():
+    numpy = lrperf.STRATEGIES["numpy"]
+    assert numpy.dtypes == ("float64", "float32")
+    assert numpy.accumulation("float32") == "float32"
+    assert numpy.accumulation("float64") == "float64"
+    for name in ("python_loops", "example_loop", "numba"):
+        s = lrperf.STRATEGIES[name]
+        assert "float32" not in s.dtypes and s.accumulation("float32") == "float64"
+
+
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_numpy_keeps_float32_X_as_it_is(layout):
+    w, b, X, Y = _problem(layout=layout)
+    Xp, Yp = lrperf.STRATEGIES["numpy"].prepared(X, Y)
+    assert Xp is X and Yp.dtype == np.float32
+    dw, _, _ = lrperf.STRATEGIES["numpy"].step(w, b, Xp, Yp)
+    assert dw.dtype == np.float32  # float32 arithmetic throughout, as NumPy does
+
+
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_numpy_on_float32_allocates_nothing_like_X(layout):
+    # 20 MB of float32 X (the cat set's size): a float64 copy would be 40 MB.
+    w, b, X, Y = _problem(2048, 2560, seed=4, layout=layout)
+    lrperf.optimize(w, b, X, Y, num_iterations=1)
+    tracemalloc.start()
+    try:
+        lrperf.optimize(w, b, X, Y, num_iterations=3)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 20
+
+
+@pytest.mark.parametrize("name", ["python_loops", "example_loop", "numba"])
+def test_float64_only_strategies_get_one_exact_float64_copy(name):
+    w, b, X, Y = _problem()
+    Xp, _ = lrperf.STRATEGIES[name].prepared(X, Y)
+    assert Xp.dtype == np.float64 and np.array_equal(Xp, X)  # widening is exact
+    got, cost = lrperf.propagate(w, b, X, Y, strategy=name)
+    ref, ref_cost = lrperf.propagate(w, b, X.astype(np.float64), Y, strategy=name)
+    assert got["dw"].tolist() == ref["dw"].tolist() and cost == ref_cost
+
+
+def test_float32_overflow_says_float32():
+    # w^T x = 1e20 * 1e20 overflows float32 (3.4e38), not float64.
+    X = np.full((1, 4), 1e20, dtype=np.float32)
+    with pytest.raises(FloatingPointError, match=r"X is float32: .*overflows above 3\.4e\+38"):
+        lrperf.propagate(np.array([1e20]), 0.0, X, np.array([0.0, 1.0, 0.0, 1.0]),
+                         strategy="numpy")
+    grads, cost = lrperf.propagate(np.array([1e20]), 0.0, X.astype(np.float64),
+                                   np.array([0.0, 1.0, 0.0, 1.0]), strategy="numpy")
+    assert math.isfinite(cost)
