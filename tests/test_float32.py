@@ -76,3 +76,47 @@ def test_float32_overflow_says_float32():
     grads, cost = lrperf.propagate(np.array([1e20]), 0.0, X.astype(np.float64),
                                    np.array([0.0, 1.0, 0.0, 1.0]), strategy="numpy")
     assert math.isfinite(cost)
+
+
+# numba_fused: float32 X read as it is, sums in float64 -------------------------------
+
+@pytest.fixture(params=["F", "C-tiles", "C-rows"])
+def fused_layout(request, monkeypatch):
+    """numba_fused's three kernels: columns (F), C-order tiles, C-order whole rows."""
+    from lrperf.strategies import numba_fused
+    if request.param != "F":
+        monkeypatch.setattr(numba_fused, "CACHE_BYTES",
+                            0 if request.param == "C-tiles" else 1 << 62)
+    return request.param[0]
+
+
+def test_numba_fused_reads_float32_and_sums_in_float64():
+    s = lrperf.STRATEGIES["numba_fused"]
+    assert "float32" in s.dtypes and s.accumulation("float32") == "float64"
+    w, b, X, Y = _problem()
+    assert s.prepared(X, Y)[0] is X
+
+
+@pytest.mark.parametrize("n_x,m", [(37, 53), (130, 7), (1, 19), (300, 400)])
+def test_numba_fused_float32_matches_the_exact_step_to_float64_level(n_x, m, fused_layout):
+    w, b, X, Y = _problem(n_x, m, layout=fused_layout)
+    ref = accuracy.exact(w, b, X, Y)
+    grads, cost = lrperf.propagate(w, b, X, Y, strategy="numba_fused")
+    # The float64 bound, componentwise as for float64 X (tests/test_equivalence.py).
+    np.testing.assert_allclose(grads["dw"], ref[0], rtol=1e-9, atol=1e-15)
+    assert grads["db"] == pytest.approx(ref[1], rel=1e-9, abs=1e-15)
+    assert cost == pytest.approx(ref[2], rel=1e-9)
+
+
+def test_numba_fused_float32_copies_no_X(fused_layout):
+    # 20 MB of float32 X; tracemalloc sees NumPy allocations (a copy or a
+    # float64 widening of X), so the peak must stay far below one X.
+    w, b, X, Y = _problem(2048, 2560, seed=4, layout=fused_layout)
+    lrperf.propagate(w, b, X, Y, strategy="numba_fused")  # compile / load outside the trace
+    tracemalloc.start()
+    try:
+        lrperf.optimize(w, b, X, Y, num_iterations=2, strategy="numba_fused")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < X.nbytes / 20

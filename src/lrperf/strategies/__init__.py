@@ -23,4 +23,6 @@ register(Strategy(
     description="the double loop, compiled with Numba (nopython, cache=True)"))
 register(Strategy(
     name="numba_fused", step=numba_fused.step, order=50, parallel=True,
+    # float32 X is read as it is; every sum (z, dw, db, cost) runs in float64.
+    dtypes=("float64", "float32"), accumulates={"float64": "float64", "float32": "float64"},
     description="fused one-pass Numba kernel (reads X once), multi-threaded"))
