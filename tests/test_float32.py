@@ -120,3 +120,70 @@ def test_numba_fused_float32_copies_no_X(fused_layout):
     finally:
         tracemalloc.stop()
     assert peak < X.nbytes / 20
+
+
+# lrperf.accuracy and the accuracy benchmarks ------------------------------------------
+
+def test_relative_error_is_normwise():
+    assert accuracy.relative_error([1.0, 2.000002], [1.0, 2.0]) == pytest.approx(1e-6)
+    assert accuracy.relative_error([1e-3, 2.0], [0.0, 2.0]) == pytest.approx(5e-4)
+    assert accuracy.relative_error(0.5, 0.0) == 0.5  # exact 0: the absolute error
+
+
+def test_tolerance_follows_the_accumulation():
+    assert accuracy.tolerance("float64", 12288, 209) == 1e-9
+    u = np.finfo(np.float32).eps / 2
+    assert accuracy.tolerance(np.float32, 100, 400) == pytest.approx(8 * u * (10 + 20))
+    with pytest.raises(ValueError, match="accumulation must be float64 or float32, got float16"):
+        accuracy.tolerance("float16", 1, 1)
+
+
+def test_errors_measure_the_strategy_against_the_exact_step(monkeypatch):
+    from lrperf import registry
+    monkeypatch.setattr(registry, "STRATEGIES", dict(registry.STRATEGIES))
+    right = registry.STRATEGIES["numba"]
+
+    def off_by_1e6(w, b, X, Y):
+        dw, db, cost = right.step(w, b, X, Y)
+        return dw * (1 + 1e-6), db, cost * (1 - 3e-7)
+
+    registry.STRATEGIES["off"] = registry.Strategy(
+        name="off", step=off_by_1e6, description="d", order=99)
+    w, b, X, Y = _problem(20, 30)
+    err_dw, err_cost = accuracy.errors("off", w, b, X, Y)
+    assert err_dw == pytest.approx(1e-6, rel=1e-6)
+    assert err_cost == pytest.approx(3e-7, rel=1e-6)
+
+
+@pytest.mark.parametrize("layout", ["C", "F"])
+def test_float64_step_in_blocks_matches_the_exact_step(layout):
+    w, b, X, Y = _problem(50, 70, layout=layout)
+    got = accuracy.float64_step(w, b, X, Y, block_bytes=8 * 50 * 16)  # 5 blocks of 16
+    want = accuracy.exact(w, b, X, Y)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-9, atol=1e-15)
+    assert got[1] == pytest.approx(want[1], rel=1e-9, abs=1e-15)
+    assert got[2] == pytest.approx(want[2], rel=1e-9)
+
+
+def test_accuracy_grid_stops_at_the_cat_size():
+    g = grid.accuracy_grid(grid.GRIDS["full"])
+    assert g.n_x == grid.GRIDS["full"].n_x and max(g.m) == grid.CAT_SHAPE[1]
+
+
+def test_accuracy_benchmarks_follow_the_contract():
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("import json, benchmarks.accuracy as a\n"
+            "names = [f'accuracy.Accuracy.{k}' for k in vars(a.Accuracy) if k.startswith('track_')]\n"
+            "print(json.dumps([a.Accuracy.param_names, sorted(names), a.Accuracy.params]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                         env=dict(os.environ, LRPERF_BENCH_GRID="tiny"),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    names, benchmarks, params = json.loads(out.stdout)
+    assert names == list(grid.ACCURACY_PARAMS)
+    assert benchmarks == sorted([grid.BENCH_ERROR_DW, grid.BENCH_ERROR_COST])
+    assert params[0] == list(lrperf.STRATEGIES) and params[3] == list(grid.DTYPES)

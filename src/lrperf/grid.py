@@ -60,6 +60,13 @@ GRIDS = {
 }
 
 
+def accuracy_grid(g):
+    """The sizes of the accuracy benchmarks: ``g``'s, with m up to the cat
+    set's (the 50-digit reference costs seconds per million products)."""
+    ms = tuple(m for m in g.m if m <= CAT_SHAPE[1]) or (min(g.m),)
+    return Grid(g.n_x, ms, f"n_x {', '.join(map(str, g.n_x))} x m {', '.join(map(str, ms))}")
+
+
 def nbytes(n_x, m, dtype="float64"):
     """Bytes of an (n_x, m) X of ``dtype``: what one read of X costs."""
     return int(n_x) * int(m) * np.dtype(dtype).itemsize
