@@ -268,3 +268,30 @@ def test_cat_model_in_float32_learns_what_float64_does(cat_data, cat_float64, st
     tol = accuracy.tolerance(lrperf.STRATEGIES[strategy_name].accumulation("float32"), n_x, m)
     assert len(d32["costs"]) == len(same["costs"]) == 20
     np.testing.assert_allclose(d32["costs"], same["costs"], rtol=tol)
+
+
+def test_suite_checks_float32_points_against_their_declared_accumulation():
+    # In a subprocess: a Point sets the process's Numba and BLAS threads.  Every
+    # strategy passes on float32 X; numba_fused declares float64 sums, so a
+    # numba_fused that summed in float32 (numpy's step) fails its point.
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = ("import dataclasses, lrperf\n"
+            "from benchmarks import common\n"
+            "for s in lrperf.available():\n"
+            "    for layout in 'CF':\n"
+            "        common.Point(s, 40, 300, layout, 'float32', 1, max_call_s=10.0)\n"
+            "print('all passed')\n"
+            "S = lrperf.STRATEGIES\n"
+            "S['numba_fused'] = dataclasses.replace(S['numba_fused'], step=S['numpy'].step,\n"
+            "                                       prepare=S['numpy'].prepare)\n"
+            "try:\n"
+            "    common.Point('numba_fused', 40, 300, 'F', 'float32', 1, max_call_s=10.0)\n"
+            "except AssertionError as exc:\n"
+            "    print('failed:', exc)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "all passed" in out.stdout
+    assert "failed:" in out.stdout and "numba_fused disagrees with numpy" in out.stdout
