@@ -18,7 +18,7 @@ asv = pytest.importorskip("asv", reason="the bench extra (asv) is not installed"
 from asv.results import Results  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-from lrperf.grid import AXES, DTYPES  # noqa: E402
+from lrperf.grid import AXES, DTYPES, nbytes  # noqa: E402
 
 GRID_PARAMS = list(AXES)
 
@@ -114,7 +114,7 @@ def test_bandwidth_is_bytes_over_time(tiny_results):
     # (quick mode times a single call; the machine is shared).
     for (strategy, n_x, m, layout, dtype, threads), t in times.items():
         if strategy == "numpy" and n_x * m > 10_000:
-            expected = 8 * n_x * m / t / 1e9
+            expected = nbytes(n_x, m, dtype) / t / 1e9
             got = rates[(strategy, n_x, m, layout, dtype, threads)]
             assert expected / 20 < got < expected * 20
 

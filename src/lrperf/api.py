@@ -4,6 +4,18 @@ Inputs are validated once per call.  X is never scanned on the hot path:
 a NaN or inf in X always makes dw non-finite (x * dz is nan or inf for any
 dz, including 0), so a cheap O(n_x) check of each step's result detects it,
 and only then is X scanned to say where.
+
+dtype of X: float64 and float32 are accepted as they are.  Each strategy
+declares the dtypes it reads natively (``Strategy.dtypes``, listed by
+``lrperf strategies``); ``Strategy.prepared`` gives it X as it is when it reads
+X's dtype, else one float64 copy of X per ``propagate``/``optimize``/``model``
+call (never per step).  Widening is exact, so such a strategy computes on the
+same values as the caller's X; only its memory (one more X, twice as wide) and
+its speed differ.  What a native float32 strategy accumulates in is
+``Strategy.accumulation(dtype)``: ``numpy`` uses float32 arithmetic on float32
+X (as NumPy itself does), ``numba_fused`` reads float32 and sums in float64.
+``lrperf.accuracy`` measures the errors this gives.  The caller's X is never
+modified or converted in place.
 """
 import functools
 import math
@@ -87,7 +99,8 @@ def _as_X(X, name="X"):
         raise ValueError(f"{name} must hold at least one example (m >= 1), got shape {X.shape}")
     if n_x == 0:
         raise ValueError(f"{name} must have at least one feature (n_x >= 1), got shape {X.shape}")
-    # Used as it is: the strategy's prepare() decides what it reads natively.
+    # Used as it is: the strategy's prepare() decides what it reads natively
+    # and copies anything else to float64 once per call (module docstring).
     return X
 
 
@@ -181,9 +194,14 @@ def _raise_non_finite(X, w, b, Y, result):
             "the cost (the mean over examples of losses as large as |w^T x + b|, here up to "
             f"{float(np.max(np.abs(z))):.3g}) overflowed although X, w and b are finite "
             "(are w or learning_rate too large?)")
+    narrow = ""
+    if X.dtype == np.float32:
+        narrow = (" (X is float32: a strategy computing in float32 overflows above "
+                  f"{float(np.finfo(np.float32).max):.3g}; pass X.astype(np.float64) "
+                  "or scale X down)")
     raise FloatingPointError(
         f"{result} is not finite although X, w and b are, and w^T X + b, X dZ^T and the "
-        "cost are finite in float64: the strategy's own arithmetic overflowed")
+        f"cost are finite in float64: the strategy's own arithmetic overflowed{narrow}")
 
 
 def _step_checked(step, w, b, X, Y, flags=None, source=None):
@@ -214,7 +232,9 @@ def propagate(w, b, X, Y, *, strategy="numpy"):
     """One forward and backward pass: ``({"dw": ..., "db": ...}, cost)``.
 
     w: (n_x, 1) or (n_x,); b: real; X: (n_x, m); Y: (1, m) or (m,) of 0/1.
-    dw has w's shape; db and cost are floats.
+    dw has w's shape (float64); db and cost are floats.  X of a dtype the
+    strategy does not read natively is copied to float64 once (see the module
+    docstring); float32 X with ``numpy`` is computed in float32.
     """
     step, wv, bv, Xv, Yv = _validated(w, b, X, Y, strategy)
     with np.errstate(all="ignore"):

@@ -15,10 +15,14 @@ register(Strategy(
     description="Python loop over examples, NumPy dot/axpy over features"))
 register(Strategy(
     name="numpy", step=vectorized.step, order=30, parallel=True,
+    dtypes=("float64", "float32"), accumulates={"float64": "float64", "float32": "float32"},
+    prepare=vectorized.prepare,
     description="fully vectorized NumPy (w @ X, then X @ dZ: two passes over X)"))
 register(Strategy(
     name="numba", step=numba_loops.step, order=40,
     description="the double loop, compiled with Numba (nopython, cache=True)"))
 register(Strategy(
     name="numba_fused", step=numba_fused.step, order=50, parallel=True,
+    # float32 X is read as it is; every sum (z, dw, db, cost) runs in float64.
+    dtypes=("float64", "float32"), accumulates={"float64": "float64", "float32": "float64"},
     description="fused one-pass Numba kernel (reads X once), multi-threaded"))
