@@ -5,7 +5,7 @@ what each one is.  Adding a strategy: write the module, add one ``register``
 call here.
 """
 from ..registry import Strategy, register
-from . import example_loop, numba_fused, numba_loops, python_loops, vectorized
+from . import example_loop, jax_xla, numba_fused, numba_loops, python_loops, vectorized
 
 register(Strategy(
     name="python_loops", step=python_loops.step, order=10,
@@ -22,3 +22,7 @@ register(Strategy(
 register(Strategy(
     name="numba_fused", step=numba_fused.step, order=50, parallel=True,
     description="fused one-pass Numba kernel (reads X once), multi-threaded"))
+register(Strategy(
+    name="jax_xla", step=jax_xla.step, order=60, parallel=True, prepare=jax_xla.prepare,
+    unavailable=jax_xla.unavailable_reason(),
+    description="the cost differentiated by jax.value_and_grad, jitted by XLA (float64)"))
