@@ -23,6 +23,7 @@ compiled (how many dots read X, what it fused).
 """
 import collections
 import functools
+import os
 import re
 from dataclasses import dataclass
 
@@ -196,6 +197,15 @@ def hlo_summary(n_x, m, transposed=False):
     return summary
 
 
+def pool_cores():
+    """Cores XLA's CPU thread pool spreads over in this process: those the
+    process may run on.  The pool is sized when JAX starts and cannot be
+    resized, so fewer threads need another process (see scripts/bench_jax.py)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def unavailable_reason():
     """Why this strategy cannot run here, or None; does not import jax."""
     import importlib.util
@@ -206,6 +216,6 @@ def unavailable_reason():
     return None
 
 
-__all__ = ["prepare", "step", "warm_up", "hlo_summary", "summarize_hlo", "compiled_text",
+__all__ = ["prepare", "step", "warm_up", "pool_cores", "hlo_summary", "summarize_hlo", "compiled_text",
            "total_loss", "jitted", "x64", "OnDevice", "unavailable_reason"]
 
