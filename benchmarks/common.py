@@ -112,6 +112,13 @@ class Point:
         record = lrperf.STRATEGIES[strategy]
         if not record.available:
             raise NotImplementedError(f"skipped: {strategy} is unavailable: {record.unavailable}")
+        if strategy == "jax_xla":
+            from lrperf.strategies.jax_xla import pool_cores
+            if threads != pool_cores():
+                raise NotImplementedError(
+                    f"skipped: XLA's thread pool spreads over this process's {pool_cores()} "
+                    f"cores, fixed when JAX starts; {threads}-thread points run in a pinned "
+                    "process in scripts/bench_jax.py")
         set_threads(threads)
         bound = max_call_s
         _check(strategy, n_x, m, "extrapolated from 128 x 128",
@@ -160,6 +167,10 @@ class Point:
 
     def _measure(self, X, Y, scale, limit):
         """One call's time; a short call over the limit is retried (scheduling jitter)."""
+        if self.strategy == "jax_xla":
+            # XLA compiles once per shape (about 1 s): the first call at this
+            # shape is compilation, not the step.
+            self.propagate(self.w, 0.0, X, Y)
         t = _timed_call(self.propagate, self.w, X, Y)
         if t * scale > limit and t < 0.1:
             t = min(t, _timed_call(self.propagate, self.w, X, Y),

@@ -3,7 +3,9 @@
 Timed in a fresh interpreter (asv ``timeraw_``): imports and data creation are
 in the untimed setup, the timed statement is the first ``propagate`` on a tiny
 problem.  ``cold``: an empty Numba cache directory; ``warm``: one already
-filled by a previous process, as a user's second run finds it.
+filled by a previous process, as a user's second run finds it.  The same
+directory is JAX's persistent compilation cache (jax_xla's first call also
+imports jax: lrperf imports it lazily).
 """
 import shutil
 import subprocess
@@ -15,6 +17,10 @@ from .common import STRATEGY_NAMES
 _SETUP = """
 import os, tempfile
 os.environ["NUMBA_CACHE_DIR"] = {cache_dir}
+# JAX's persistent compilation cache in the same folder: cold and warm for jax_xla too.
+os.environ["JAX_COMPILATION_CACHE_DIR"] = os.environ["NUMBA_CACHE_DIR"]
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+os.environ["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "-1"
 import numpy as np
 import lrperf
 w = np.zeros(4)

@@ -1,5 +1,6 @@
 """One fixture parametrizes every strategy: adding a module to
-lrperf/strategies puts it through every test that takes ``strategy``."""
+lrperf/strategies puts it through every test that takes ``strategy``; one
+whose library is missing (``unavailable``) is skipped with that reason."""
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 
 @pytest.fixture(params=list(lrperf.STRATEGIES), scope="session")
 def strategy(request):
+    record = lrperf.STRATEGIES[request.param]
+    if not record.available:
+        pytest.skip(f"strategy {request.param!r} is unavailable: {record.unavailable}")
     return request.param
 
 

@@ -5,7 +5,7 @@ what each one is.  Adding a strategy: write the module, add one ``register``
 call here.
 """
 from ..registry import Strategy, register
-from . import example_loop, numba_fused, numba_loops, python_loops, vectorized
+from . import example_loop, jax_xla, numba_fused, numba_loops, python_loops, vectorized
 
 register(Strategy(
     name="python_loops", step=python_loops.step, order=10,
@@ -26,3 +26,7 @@ register(Strategy(
     # float32 X is read as it is; every sum (z, dw, db, cost) runs in float64.
     dtypes=("float64", "float32"), accumulates={"float64": "float64", "float32": "float64"},
     description="fused one-pass Numba kernel (reads X once), multi-threaded"))
+register(Strategy(
+    name="jax_xla", step=jax_xla.step, order=60, parallel=True, prepare=jax_xla.prepare,
+    unavailable=jax_xla.unavailable_reason(),
+    description="the cost differentiated by jax.value_and_grad, jitted by XLA (float64)"))
