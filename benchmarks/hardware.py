@@ -4,9 +4,11 @@ import json
 from .common import THREADS
 
 try:
-    from lrperf.machine import machine_info, read_bandwidth
-except ImportError:  # a commit from before lrperf.machine existed
-    machine_info = read_bandwidth = None
+    from lrperf import grid
+    from lrperf.ceiling import ladder, probe_read
+    from lrperf.machine import machine_info
+except ImportError:  # a commit from before lrperf.ceiling existed
+    grid = ladder = probe_read = machine_info = None
 
 
 def _machine_json():
@@ -15,15 +17,19 @@ def _machine_json():
     return json.dumps(machine_info(), sort_keys=True)
 
 
-def track_read_bandwidth(threads):
-    """Memory read bandwidth of a parallel sum over 256 MB (median of 5)."""
-    if read_bandwidth is None:
-        raise NotImplementedError("lrperf.machine is not in this commit")
-    return read_bandwidth(nbytes=256 * 2**20, repeats=5, threads=threads)
+def track_read_bandwidth(nbytes, threads):
+    """The ceiling B(nbytes, threads): fastest plain read of the working set, GB/s.
+
+    The best of a vectorized Numba sum and BLAS gemv streams (lrperf.ceiling),
+    each the best of its repeats, side by side at the same thread count.
+    """
+    if probe_read is None:
+        raise NotImplementedError("lrperf.ceiling is not in this commit")
+    return probe_read(nbytes, threads, rounds=3, per_round=2)["gbs"]
 
 
-track_read_bandwidth.params = [THREADS]
-track_read_bandwidth.param_names = ["threads"]
+track_read_bandwidth.params = [list(ladder()) if ladder else [1 << 28], THREADS]
+track_read_bandwidth.param_names = list(grid.READ_PARAMS) if grid else ["nbytes", "threads"]
 track_read_bandwidth.unit = "GB/s"
 track_read_bandwidth.timeout = 120
 
