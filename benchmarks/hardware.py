@@ -3,12 +3,16 @@ import json
 
 from .common import THREADS
 
+from lrperf import grid
+
 try:
-    from lrperf import grid
-    from lrperf.ceiling import ladder, probe_read
     from lrperf.machine import machine_info
+except ImportError:  # a commit from before lrperf.machine existed
+    machine_info = None
+try:
+    from lrperf.ceiling import ladder, probe_read
 except ImportError:  # a commit from before lrperf.ceiling existed
-    grid = ladder = probe_read = machine_info = None
+    ladder = probe_read = None
 
 
 def _machine_json():
@@ -29,7 +33,7 @@ def track_read_bandwidth(nbytes, threads):
 
 
 track_read_bandwidth.params = [list(ladder()) if ladder else [1 << 28], THREADS]
-track_read_bandwidth.param_names = list(grid.READ_PARAMS) if grid else ["nbytes", "threads"]
+track_read_bandwidth.param_names = list(grid.READ_PARAMS)
 track_read_bandwidth.unit = "GB/s"
 track_read_bandwidth.timeout = 120
 
