@@ -27,6 +27,11 @@ Contracts that readers of the results (``lrperf.report``) rely on
   ``lrperf.ceiling.ladder()``: sizes from inside L1 to 4x the last-level
   cache of the running machine.  Name a point's level with
   ``lrperf.ceiling.level_of``; a step's share uses ``ceiling_at``.
+* ``hardware.track_tuning`` (``grid.BENCH_TUNING``): one param, ``plan``,
+  whose value is ``json.dumps(lrperf.tuning.plan(...))``: what numba_fused
+  runs for C-ordered X of each size class and thread count on this machine,
+  and why (wisdom from ``lrperf tune`` or cache-derived defaults; the mode
+  LRPERF_TUNING).  Its value is the number of keys chosen from wisdom.
 * ``hardware.track_machine_info``: one param, ``machine``, whose single value
   is ``json.dumps(lrperf.machine.machine_info(), sort_keys=True)`` (cpu,
   cores, numba_threads, blas, blas_threads, numpy, numba, python); decode

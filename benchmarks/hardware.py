@@ -13,6 +13,10 @@ try:
     from lrperf.ceiling import ladder, probe_read
 except ImportError:  # a commit from before lrperf.ceiling existed
     ladder = probe_read = None
+try:
+    from lrperf import tuning
+except ImportError:  # a commit from before lrperf.tuning existed
+    tuning = None
 
 
 def _machine_json():
@@ -46,3 +50,25 @@ def track_machine_info(machine):
 track_machine_info.params = [[_machine_json()]]
 track_machine_info.param_names = ["machine"]
 track_machine_info.unit = "cores"
+
+
+def _tuning_json():
+    if tuning is None:
+        return "{}"
+    return json.dumps(tuning.plan(THREADS, grid.DTYPES), sort_keys=True)
+
+
+def track_tuning(plan):
+    """Keys tuned on this machine; the parameter is what numba_fused chooses for each and why.
+
+    JSON of ``lrperf.tuning.plan``: the mode (LRPERF_TUNING), the CPU the
+    wisdom is filed under, and per key (C/size class/threads/dtype) the loop,
+    tile width (in L2s) and prefetch distance, with the source (wisdom or
+    cache-derived default).
+    """
+    return sum(v["source"] == "wisdom" for v in json.loads(plan).get("keys", {}).values())
+
+
+track_tuning.params = [[_tuning_json()]]
+track_tuning.param_names = ["plan"]
+track_tuning.unit = "keys"

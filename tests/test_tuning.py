@@ -194,6 +194,7 @@ def test_wisdom_is_used_and_off_gives_the_defaults(monkeypatch):
     assert record["mode"] == "on"
 
     monkeypatch.setenv(tuning.MODE_ENV, "off")
+    tuning.reset()  # the mode is read once per process
     got = tuning.params_for("C", X, threads)
     want, _ = tuning.default_choice("C", "DRAM")
     assert got == tuning.resolve(want, X.shape[0], 8)
@@ -264,3 +265,36 @@ def test_odd_tiles_and_prefetch_distances_match_the_reference(tile, ahead):
     for nthreads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
         got = numba_fused.run_params(w, b, X, Y, tuning.Params("tiles", tile, ahead), nthreads)
         assert_reference(got, w, b, X, Y)
+
+
+def test_plan_records_each_keys_choice_and_source(monkeypatch):
+    tuning.save_wisdom({"C/DRAM/2/float64": entry("rows")})
+    got = tuning.plan([1, 2])
+    assert got["keys"]["C/DRAM/2/float64"] == {
+        "choice": "rows", "source": "wisdom",
+        "why": "fastest timed on this machine (2026-11-22T00:00:00+00:00)"}
+    assert got["keys"]["C/DRAM/1/float64"]["source"] == "default"
+    assert set(got["keys"]) == {f"C/{c}/{t}/float64" for c in ("L1", "L2", "L3", "DRAM")
+                                for t in (1, 2)}
+    assert got["machine_id"] == tuning.machine_id() and got["mode"] == "on"
+    monkeypatch.setenv(tuning.MODE_ENV, "off")
+    assert tuning.plan([2])["keys"]["C/DRAM/2/float64"]["source"] == "default"
+
+
+def test_suite_records_the_plan_under_the_grid_name():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from lrperf import grid
+
+    code = ("import json, benchmarks.hardware as h; f = h.track_tuning; "
+            "print(json.dumps([f.__name__, f.param_names, f.unit, "
+            "json.loads(f.params[0][0])['mode'], f(f.params[0][0])]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
+                         capture_output=True, text=True, check=True,
+                         env=dict(os.environ, LRPERF_BENCH_GRID="tiny"))
+    name, names, unit, how, tuned = json.loads(out.stdout)
+    assert f"hardware.{name}" == grid.BENCH_TUNING
+    assert (names, unit, how, tuned) == (["plan"], "keys", "on", 0)  # empty wisdom file

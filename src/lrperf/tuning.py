@@ -119,8 +119,8 @@ def default_choice(layout, cls):
     if layout != "C":
         return Choice("columns"), "F order: one pass, column by column (nothing to tune)"
     if cls != "DRAM":
-        return (Choice("rows"), f"X is held by {cls}: two passes over whole rows, the second "
-                                "from cache, beat tiles' short segments")
+        return (Choice("rows"), f"X is held by {cls}: two passes over whole rows (long "
+                                "contiguous streams), the second one from cache")
     return (Choice("tiles"), "X exceeds the last-level cache: one pass in tiles the size of "
                              "one core's L2, prefetching rows whose segments fill half the L1")
 
@@ -222,11 +222,12 @@ def save_wisdom(new_entries, path=None, facts=None):
 # Per-process state: the wisdom read once, and each (key, n_x) resolved once
 # so the hot path is one dict lookup.
 _lock = threading.Lock()
-_state = {"wisdom": None, "resolved": {}, "record": {}}
+_state = {"wisdom": None, "resolved": {}, "record": {}, "mode": None}
 
 
 def reset():
-    """Forget what this process read and chose (after the wisdom file changed)."""
+    """Forget what this process read and chose (after the wisdom file or LRPERF_TUNING changed)."""
+    _state["mode"] = None
     _state["wisdom"] = None
     _state["resolved"] = {}
     _state["record"] = {}
@@ -291,12 +292,17 @@ def params_for(layout, X, threads, run=None):
     ``run(Params)`` times one candidate on this call's data; it is used only
     with LRPERF_TUNING=auto when the key has no wisdom.
     """
-    how = mode()
-    n_x = X.shape[0]
-    memo = (how, layout, X.nbytes, n_x, threads, X.dtype.name)
+    # The memo's key is cheap on purpose: a dtype object, not its name (which
+    # numpy builds anew each time).  LRPERF_TUNING is read once per process
+    # (reset() re-reads it): an environment lookup costs more than the rest.
+    memo = (layout, X.nbytes, X.shape[0], threads, X.dtype)
     found = _state["resolved"].get(memo)
     if found is not None:
         return found
+    if _state["mode"] is None:
+        _state["mode"] = mode()
+    how = _state["mode"]
+    n_x = X.shape[0]
     facts = cpu_facts()
     cls = size_class(X.nbytes, threads, facts)
     k = f"{layout}/{cls}/{int(threads)}/{X.dtype.name}"
@@ -325,11 +331,35 @@ def params_for(layout, X, threads, run=None):
     return params
 
 
+def plan(thread_counts, dtypes=("float64",)):
+    """What C-ordered X of every size class would get here, and why: recorded with a run.
+
+    {"mode", "machine_id", "cpu", "caches", "wisdom_path", "keys": {key:
+    {"choice", "source", "why"}}}; tile widths are in L2s (examples depend on n_x).
+    """
+    how = mode()
+    record = tuning_record()
+    wisdom = {} if how == "off" else load_wisdom()
+    keys = {}
+    for dtype in dtypes:
+        for threads in thread_counts:
+            for cls in ("L1", "L2", "L3", "DRAM"):
+                k = f"C/{cls}/{int(threads)}/{dtype}"
+                choice, why = default_choice("C", cls)
+                source = "default"
+                if k in wisdom:
+                    choice, source = _valid(wisdom[k]), "wisdom"
+                    why = f"fastest timed on this machine ({wisdom[k].get('tuned_at')})"
+                keys[k] = {"choice": choice.name, "source": source, "why": why}
+    record.pop("choices")
+    return {**record, "mode": how, "keys": keys}
+
+
 def tuning_record():
     """What the fused kernel chose in this process and why, with the machine it was for."""
     facts = cpu_facts()
     try:
-        how, path = mode(), str(wisdom_path())
+        how, path = _state["mode"] or mode(), str(wisdom_path())
     except ValueError as exc:
         how, path = f"invalid ({exc})", None
     return {"mode": how, "wisdom_path": path, "machine_id": machine_id(facts),
