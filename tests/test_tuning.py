@@ -55,20 +55,27 @@ def fake_runner(clock, seconds_of):
 
 def test_tuner_picks_the_fastest_candidate():
     clock = FakeClock()
-    # Tiles of 2 L2 (64 examples at 4096 rows on SKX) with half the prefetch are fastest.
-    costs = {("rows", 0, 0): 9.0, ("tiles", 8, 256): 7.0, ("tiles", 16, 128): 6.0,
-             ("tiles", 32, 64): 5.0, ("tiles", 64, 32): 3.0, ("tiles", 128, 16): 4.0,
-             ("tiles", 64, 0): 8.0, ("tiles", 64, 16): 2.0, ("tiles", 64, 64): 2.5}
-    run, seen = fake_runner(clock, lambda p: costs[(p.variant, p.tile, p.ahead)])
+    # 1024 rows of doubles: an L2 of 1 MB holds 128 examples.  Tiles of 64
+    # examples (half an L2) with half the default prefetch are fastest.
+    width_cost = {32: 5.0, 64: 3.0, 128: 4.0, 256: 4.5, 512: 6.0, 1024: 7.0}
+    ahead_cost = {32: 3.0, 0: 8.0, 16: 2.0, 64: 2.5}
+
+    def cost(p):
+        if p.variant == "rows":
+            return 9.0
+        return ahead_cost[p.ahead] if p.tile == 64 else width_cost[p.tile]
+
+    run, seen = fake_runner(clock, cost)
     reported = []
-    entry = tuning.tune("C", "DRAM", run, 4096, 8, facts=SKX, clock=clock,
+    entry = tuning.tune("C", "DRAM", run, 1024, 8, facts=SKX, clock=clock,
                         sleep=lambda s: None, progress=lambda n, s: reported.append(n))
-    assert (entry["variant"], entry["tile_l2"], entry["prefetch"]) == ("tiles", 2.0, 0.5)
+    assert (entry["variant"], entry["tile_l2"], entry["prefetch"]) == ("tiles", 0.5, 0.5)
     assert entry["times_s"]["rows"] == 9.0
-    assert entry["times_s"]["tiles 2 L2, prefetch x0.5"] == 2.0
-    assert len(entry["times_s"]) == 9  # rows, 5 widths, 3 prefetch distances
-    assert {p.variant for p in seen} == {"rows", "tiles"}
-    assert len(reported) == 1 + 5 + 4  # the best width is timed again beside its rivals
+    assert entry["times_s"]["tiles 0.5 L2, prefetch x0.5"] == 2.0
+    # rows, 6 distinct widths (8 and 16 L2 are both capped at 1024), 3 prefetch distances
+    assert len(entry["times_s"]) == 10
+    assert len({(p.variant, p.tile, p.ahead) for p in seen}) == 10
+    assert len(reported) == 1 + 6 + 4  # the best width is timed again beside its rivals
 
 
 def test_tuner_keeps_rows_when_rows_win():
@@ -76,7 +83,9 @@ def test_tuner_keeps_rows_when_rows_win():
     run, _ = fake_runner(clock, lambda p: 1.0 if p.variant == "rows" else 2.0)
     entry = tuning.tune("C", "L3", run, 4096, 8, facts=SKX, clock=clock, sleep=lambda s: None)
     assert entry["variant"] == "rows"
-    assert len(entry["times_s"]) == 6  # no prefetch round for the two-pass loop
+    # rows and 5 distinct widths (a quarter and half an L2 are below 4 cache lines
+    # at 4096 rows: the same tile as one L2); no prefetch round for the two-pass loop
+    assert len(entry["times_s"]) == 6
 
 
 def test_default_stays_unless_beaten_by_the_margin():
@@ -116,11 +125,14 @@ def test_pick_fastest_uses_medians():
 
 
 def test_defaults_derive_from_the_caches():
-    # 4096 rows of doubles: one L2 of Skylake-SP (1 MB) holds 32 examples, of Zen 2 16.
-    assert tuning.resolve(tuning.Choice("tiles"), 4096, 8, SKX) == tuning.Params("tiles", 32, 64)
-    assert tuning.resolve(tuning.Choice("tiles"), 4096, 8, ZEN2) == tuning.Params("tiles", 16, 128)
-    # Never narrower than a cache line of examples, nor wider than the cap.
-    assert tuning.resolve(tuning.Choice("tiles", 0.25), 1 << 20, 8, SKX).tile == 8
+    # 1024 rows of doubles: one L2 of Skylake-SP (1 MB) holds 128 examples, of Zen 2 64;
+    # prefetched segments fill half the L1 (16 KB).
+    assert tuning.resolve(tuning.Choice("tiles"), 1024, 8, SKX) == tuning.Params("tiles", 128, 16)
+    assert tuning.resolve(tuning.Choice("tiles"), 1024, 8, ZEN2) == tuning.Params("tiles", 64, 32)
+    # Row segments never shorter than 4 cache lines, tiles never wider than the cap.
+    assert tuning.resolve(tuning.Choice("tiles", 0.25), 1 << 20, 8, SKX).tile == 32
+    assert tuning.resolve(tuning.Choice("tiles", 0.25), 1 << 20, 4, SKX).tile == 64
+    assert tuning.resolve(tuning.Choice("tiles"), 12288, 8, SKX) == tuning.Params("tiles", 32, 64)
     assert tuning.resolve(tuning.Choice("tiles", 4.0), 4, 8, SKX).tile == 1024
     assert tuning.resolve(tuning.Choice("tiles", 1.0, 0), 4096, 8, SKX).ahead == 0
     assert tuning.default_choice("C", "DRAM")[0].variant == "tiles"
