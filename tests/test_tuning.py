@@ -181,6 +181,8 @@ def test_corrupt_wisdom_is_ignored_with_a_warning_naming_it(fresh, text):
 
 def test_invalid_entries_are_skipped():
     tuning.save_wisdom({"C/DRAM/2/float64": {"variant": "warp"},
+                        "C/DRAM/1/float64": {"variant": "tiles", "tile_l2": float("nan")},
+                        "C/L2/1/float64": {"variant": "tiles", "prefetch": -1},
                         "C/L3/2/float64": {"variant": "rows"}}, facts=SKX)
     assert list(tuning.load_wisdom(facts=SKX)) == ["C/L3/2/float64"]
 
@@ -237,6 +239,32 @@ def test_auto_tunes_a_new_key_once_and_saves_it(monkeypatch, fresh):
     tuning.reset()
     tuning.params_for("C", X, 1, run=lambda p: pytest.fail("tuned twice"))
     assert tuning.tuning_record()["choices"].popitem()[1]["source"] == "wisdom"
+
+
+def test_auto_keeps_working_when_the_wisdom_cannot_be_saved(monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(tuning.PATH_ENV, str(blocker / "wisdom.json"))  # under a file
+    monkeypatch.setenv(tuning.MODE_ENV, "auto")
+    monkeypatch.setattr(tuning, "pick_fastest",
+                        lambda calls, **kw: (next(iter(calls)),
+                                             {n: 1.0 if i else 0.5 for i, n in enumerate(calls)}))
+    with pytest.warns(tuning.TuningWarning) as caught:
+        got = tuning.params_for("C", big_c_x(), 1, run=lambda p: None)
+    assert got.variant == "rows"
+    assert any("could not save" in str(w.message) and str(blocker) in str(w.message)
+               for w in caught)
+
+
+def test_the_default_is_kept_under_its_own_name_when_widths_coincide():
+    clock = FakeClock()
+    # At 4096 rows a quarter, half and one L2 all give 32-example tiles: timed once,
+    # filed as the default (1 L2), which wins here.
+    run, seen = fake_runner(clock, lambda p: 1.0 if (p.variant, p.tile) == ("tiles", 32) else 2.0)
+    entry = tuning.tune("C", "DRAM", run, 4096, 8, facts=SKX, clock=clock, sleep=lambda s: None)
+    assert entry["default"] == "tiles 1 L2, prefetch x1"
+    assert (entry["variant"], entry["tile_l2"]) == ("tiles", 1.0)
+    assert "tiles 0.25 L2, prefetch x1" not in entry["times_s"]
 
 
 def test_bad_mode_is_refused_naming_the_variable(monkeypatch):

@@ -178,15 +178,18 @@ def cmd_tune(args):
         print(f"lrperf tune: interrupted; {len(done)} key(s) were saved to {path}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:
+        print(f"lrperf tune: error: cannot write the wisdom file {path}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     table = Table(title=f"chosen (saved to {path})")
     for col in ("key", "X timed", "choice", "ms", "default would be"):
         table.add_column(col)
     for k, (n_x, m), entry in done:
-        choice = tuning._valid(entry)
-        default = tuning.default_choice("C", k.split("/")[1])[0]
-        table.add_row(k, f"{n_x} x {m}", choice.name,
-                      f"{entry['times_s'][choice.name] * 1e3:.3f}",
-                      f"{default.name} ({entry['times_s'].get(default.name, float('nan')) * 1e3:.3f})")
+        name = tuning._valid(entry).name
+        default = entry.get("default") or "-"
+        ms = {n: f"{t * 1e3:.3f}" for n, t in entry["times_s"].items() if t is not None}
+        table.add_row(k, f"{n_x} x {m}", name, ms.get(name, "-"),
+                      f"{default} ({ms.get(default, '-')})")
     Console().print(table)
     return 0
 

@@ -42,7 +42,8 @@ FORMAT = 1
 # Tile widths to try, as multiples of one core's L2 (the tile is re-read from
 # cache by the dw pass): from a quarter of it to a thread's share of a large
 # L3; and prefetch distances relative to the default.
-TILE_L2_CANDIDATES = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+# The default (1 L2) first: where widths give the same tile, it is the one kept.
+TILE_L2_CANDIDATES = (1.0, 0.5, 2.0, 0.25, 4.0, 8.0, 16.0)
 PREFETCH_FACTORS = (0, 0.5, 2.0)
 # Row segments of a tile: at least 4 cache lines (256 bytes).  Shorter ones
 # cost more per element than the cache they save (at 12288 x 209 on a Zen 2,
@@ -184,12 +185,14 @@ def _read(path):
 
 
 def _valid(entry):
+    """The Choice of a wisdom entry, or None when the entry cannot be one."""
     try:
         choice = Choice(entry["variant"], float(entry.get("tile_l2", 1.0)),
                         float(entry.get("prefetch", 1.0)))
     except (KeyError, TypeError, ValueError):
         return None
-    return choice if choice.variant in ("rows", "tiles", "columns") else None
+    sane = 0 < choice.tile_l2 < 1e6 and 0 <= choice.prefetch < 1e6  # NaN fails both
+    return choice if sane and choice.variant in ("rows", "tiles", "columns") else None
 
 
 def load_wisdom(path=None, facts=None):
@@ -256,37 +259,39 @@ def tune(layout, cls, run, n_x, itemsize, *, facts=None, progress=None, **timing
 
     Round one: the two-pass loop and every tile width (default prefetch);
     round two: prefetch distances around the best tile width.  The winner
-    must beat the cache-derived default by ``MARGIN``, else the default stays.  ``progress``
-    (name, seconds) is called for every candidate timed.
+    must beat the cache-derived default by ``MARGIN``, else the default
+    stays.  ``progress(name, seconds)`` is called for every candidate timed.
     """
     facts = cpu_facts() if facts is None else facts
     first = candidates(layout, cls)
     if len(first) == 1:
         return _entry(first[0], {first[0].name: None}, n_x)
     times = {}
+    timed = {}  # Params -> the name its time is filed under
+    known = {}  # name -> Choice
 
     def timed_round(choices):
         # Choices that give the same kernel arguments at this n_x are timed once.
         distinct = {}
         for c in choices:
             distinct.setdefault(resolve(c, n_x, itemsize, facts), c)
-        choices = list(distinct.values())
         calls = {c.name: (lambda p=p: run(p)) for p, c in distinct.items()}
         best, medians = pick_fastest(calls, **timing)
         times.update(medians)
+        timed.update({p: c.name for p, c in distinct.items()})
+        known.update({c.name: c for c in distinct.values()})
         if progress:
             for name, seconds in medians.items():
                 progress(name, seconds)
-        return next(c for c in choices if c.name == best)
+        return known[best]
 
     best = timed_round(first)
     if best.variant == "tiles":
-        rivals = [c for c in prefetch_candidates(best) if c.name not in times]
-        best = timed_round(rivals + [best])
-    default = default_choice(layout, cls)[0]
-    if default.name in times and times[best.name] * MARGIN > times[default.name]:
-        best = default
-    return _entry(best, times, n_x)
+        best = timed_round([best] + prefetch_candidates(best))
+    default = timed.get(resolve(default_choice(layout, cls)[0], n_x, itemsize, facts))
+    if default is not None and times[best.name] * MARGIN > times[default]:
+        best = known[default]
+    return {**_entry(best, times, n_x), "default": default}
 
 
 def _entry(choice, times, n_x):
@@ -323,8 +328,13 @@ def params_for(layout, X, threads, run=None):
         entry = _wisdom().get(k)
         if entry is None and how == "auto" and run is not None and layout == "C":
             entry = tune(layout, cls, run, n_x, X.dtype.itemsize, facts=facts)
-            save_wisdom({k: entry}, facts=facts)
+            try:
+                save_wisdom({k: entry}, facts=facts)
+            except OSError as exc:  # a read-only cache dir must not fail the step
+                warnings.warn(f"could not save tuning wisdom to {wisdom_path()}: {exc}",
+                              TuningWarning, stacklevel=3)
             _state["wisdom"] = None
+            _state["mode"] = how
             source = "tuned"
         elif entry is not None:
             source = "wisdom"
