@@ -281,30 +281,43 @@ def problem(n_x, m, seed=0):
     return w, 0.25, X, Y
 
 
-def assert_reference(got, w, b, X, Y):
-    dw, db, cost = reference_step(w.tolist(), b, X.tolist(), Y.tolist())
+def exact(w, b, X, Y):
+    return reference_step(w.tolist(), b, X.tolist(), Y.tolist())
+
+
+def assert_reference(got, want):
+    dw, db, cost = want
     np.testing.assert_allclose(got[0], dw, rtol=1e-9, atol=1e-15)
     assert got[1] == pytest.approx(db, rel=1e-9, abs=1e-15)
     assert got[2] == pytest.approx(cost, rel=1e-9)
 
 
-@pytest.mark.parametrize("facts", [SKX, ZEN2], ids=["skx", "zen2"])
+# Caches small enough that the candidates give several tiles per thread at 37 x 203.
+TINY = {"cpu": "Fake tiny", "arch": "x86_64", "simd": [],
+        "caches": {"L1d": {"bytes": 1 * KB, "shared_by": 1},
+                   "L2": {"bytes": 4 * KB, "shared_by": 1},
+                   "L3": {"bytes": 16 * KB, "shared_by": 2}}}
+
+
+@pytest.mark.parametrize("facts", [SKX, ZEN2, TINY], ids=["skx", "zen2", "tiny"])
 @pytest.mark.parametrize("cls", ["L3", "DRAM"])
 def test_every_candidate_matches_the_reference(facts, cls):
-    w, b, X, Y = problem(37, 53)
+    w, b, X, Y = problem(37, 203)
+    want = exact(w, b, X, Y)
     choices = tuning.candidates("C", cls)
     choices += [c for t in choices if t.variant == "tiles" for c in tuning.prefetch_candidates(t)]
     for choice in choices:
         params = tuning.resolve(choice, X.shape[0], 8, facts)
-        assert_reference(numba_fused.run_params(w, b, X, Y, params), w, b, X, Y)
+        assert_reference(numba_fused.run_params(w, b, X, Y, params), want)
 
 
 @pytest.mark.parametrize("tile,ahead", [(1, 0), (5, 1), (8, 64), (13, 1000), (64, 3)])
 def test_odd_tiles_and_prefetch_distances_match_the_reference(tile, ahead):
     w, b, X, Y = problem(21, 203, seed=1)
+    want = exact(w, b, X, Y)
     for nthreads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
         got = numba_fused.run_params(w, b, X, Y, tuning.Params("tiles", tile, ahead), nthreads)
-        assert_reference(got, w, b, X, Y)
+        assert_reference(got, want)
 
 
 def test_plan_records_each_keys_choice_and_source(monkeypatch):
