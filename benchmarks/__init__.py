@@ -20,9 +20,18 @@ Contracts that readers of the results (``lrperf.report``) rely on
   benchmark process: includes X and the interpreter),
   ``step.Step.track_bandwidth`` (unit "GB/s": bytes of X / median time of one
   call).
-* ``hardware.track_read_bandwidth`` (unit "GB/s", param ``threads``): the
-  machine's measured read bandwidth, a parallel sum over 256 MB
-  (``lrperf.machine.read_bandwidth``).
+* ``hardware.track_read_bandwidth`` (``grid.BENCH_READ_BANDWIDTH``, unit
+  "GB/s", params ``grid.READ_PARAMS`` = ``nbytes``, ``threads``): the ceiling
+  B(size, threads), the fastest plain read of a working set of ``nbytes``
+  (best of a vectorized sum and BLAS gemv streams, ``lrperf.ceiling``), over
+  ``lrperf.ceiling.ladder()``: sizes from inside L1 to 4x the last-level
+  cache of the running machine.  Name a point's level with
+  ``lrperf.ceiling.level_of``; a step's share uses ``ceiling_at``.
+* ``hardware.track_tuning`` (``grid.BENCH_TUNING``): one param, ``plan``,
+  whose value is ``json.dumps(lrperf.tuning.plan(...))``: what numba_fused
+  runs for C-ordered X of each size class and thread count on this machine,
+  and why (wisdom from ``lrperf tune`` or cache-derived defaults; the mode
+  LRPERF_TUNING).  Its value is the number of keys chosen from wisdom.
 * ``hardware.track_machine_info``: one param, ``machine``, whose single value
   is ``json.dumps(lrperf.machine.machine_info(), sort_keys=True)`` (cpu,
   cores, numba_threads, blas, blas_threads, numpy, numba, python); decode

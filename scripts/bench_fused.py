@@ -1,141 +1,142 @@
-"""Measure numba_fused against numpy, and both against the machine's read bandwidth.
+"""numba_fused against numpy, and both against the ceiling at X's own size: the issue's goals.
 
-For each case (n_x, m, layout) it times ``lrperf.propagate`` with both
-strategies at the same thread count (Numba threads and BLAS threads set
-together), interleaving their repeats with a parallel-sum read-bandwidth pass
-over X's own memory so that noise from a shared machine hits all three alike.
-JIT compilation (or loading from Numba's cache) is the first call, timed and
-reported on its own.  Prints a Markdown table; --json saves the raw figures.
+For each case (n_x, m, layout) and thread count, ``lrperf.propagate`` with
+both strategies and the read probes of ``lrperf.ceiling`` over X's own
+memory (a vectorized Numba sum, BLAS ``X @ v`` and ``v @ X``) are timed side
+by side in one process (``lrperf.measure.interleaved``: alternating order,
+a pause before each so the other thread pool parks), with Numba and BLAS
+threads set together (``lrperf.measure.threads``).  Step times are medians;
+the ceiling is the fastest probe's best time (an upper bound on a plain
+read, so a share errs low, never high).  First calls (JIT compilation or
+Numba's cache load) are timed on their own.  Prints a Markdown table, the
+machine (``cpu_facts``) and what numba_fused's tuning chose (``tuning_record``).
 
-    python scripts/bench_fused.py                 # the issue's goals (1.6 GB arrays)
-    python scripts/bench_fused.py --quick         # small smoke test
-    python scripts/bench_fused.py --threads 1 --repeats 11 --json out.json
+    python scripts/bench_fused.py                   # the issue's goals, 1 and all threads
+    python scripts/bench_fused.py --quick           # small smoke test (seconds)
+    python scripts/bench_fused.py --threads 2 --rounds 11 --json out.json
 """
 import argparse
 import gc
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numba
 import numpy as np
 
 import lrperf
+from lrperf import ceiling, grid, measure, tuning
 from lrperf.datasets import synthetic
-from lrperf.machine import machine_info, read_bandwidth
+from lrperf.machine import machine_info
 
 STRATEGIES = ("numpy", "numba_fused")
-FULL_CASES = [(4096, 50000, "C"), (4096, 50000, "F"), (12288, 209, "F"), (12288, 209, "C")]
-QUICK_CASES = [(1024, 4000, "C"), (1024, 4000, "F"), (12288, 209, "F")]
+# (n_x, m, layout, goal): the issue's table; goal = (min speed-up, min share of the ceiling).
+BIG = (4096, 50000)
+FULL_CASES = [(*BIG, "C"), (*BIG, "F"), (*grid.CAT_SHAPE, "C"), (*grid.CAT_SHAPE, "F"),
+              (12288, 3344, "C"), (12288, 3344, "F")]
+QUICK_CASES = [(1024, 4000, "C"), (1024, 4000, "F"), (*grid.CAT_SHAPE, "C")]
 
 
-def _timed(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
+def goal_of(n_x, m):
+    """(speed-up, share) the issue asks for at this shape; share None: no share goal."""
+    if (n_x, m) == BIG:
+        return 1.5, 0.80
+    return 1.0, None  # every X >= 1 MB, the cat size included: not slower than numpy
 
 
-def _timed_run(fn, calls, gap):
-    """Times of ``calls`` back-to-back calls, as in a training loop.
-
-    Both thread pools busy-wait for a while after a call (OpenBLAS for about
-    0.1 s, Numba's OpenMP pool briefly); on 2 cores the spinning pool of the
-    strategy timed before would steal a core.  So: sleep ``gap`` seconds to
-    let it park, make one untimed call to wake this strategy's own pool, then
-    time the calls.
-    """
-    time.sleep(gap)
-    fn()
-    return [_timed(fn) for _ in range(calls)]
-
-
-def measure_case(n_x, m, order, repeats, calls, threads, gap, log):
-    """Median seconds per propagate for each strategy, read bandwidth, first calls."""
+def measure_case(n_x, m, order, threads, rounds, per_round, gap, log):
     X, Y = synthetic(n_x, m, order=order, seed=0)
     w = np.random.default_rng(1).standard_normal((n_x, 1)) * (1.0 / np.sqrt(n_x))
-    b = 0.1
-    calls_of = {s: (lambda s=s: lrperf.propagate(w, b, X, Y, strategy=s)) for s in STRATEGIES}
-    first = {}
-    for s in STRATEGIES:
-        time.sleep(gap)
-        first[s] = _timed(calls_of[s])
-    times = {s: [] for s in STRATEGIES}
-    bandwidth = []
-    for r in range(repeats):
-        # Alternate which strategy goes first: drift in machine load hits both.
-        for s in (STRATEGIES if r % 2 == 0 else STRATEGIES[::-1]):
-            times[s] += _timed_run(calls_of[s], calls, gap)
-        time.sleep(gap)
-        bandwidth.append(read_bandwidth(X, repeats=calls, threads=threads))
-        log(f"  {n_x}x{m} {order}: round {r + 1}/{repeats}")
+    calls = {s: (lambda s=s: lrperf.propagate(w, 0.1, X, Y, strategy=s)) for s in STRATEGIES}
+    with measure.threads(threads) as n:
+        first = {}
+        for s in STRATEGIES:
+            time.sleep(gap)
+            first[s] = measure.timed(calls[s])
+        probes, volume = {}, {}
+        for name, factory in ceiling.PROBES.items():
+            probes[f"read:{name}"], volume[name] = factory(X, n, 1)
+            probes[f"read:{name}"]()  # compile / first touch, as the strategies had
+        times = measure.interleaved({**calls, **probes}, rounds=rounds, per_round=per_round,
+                                    gap=gap, warmup=False,
+                                    between=lambda r: log(f"  round {r + 1}/{rounds}"))
+    reads = {name: ceiling.rate(volume[name], min(times[f"read:{name}"])) for name in volume}
+    best_probe = max(reads, key=reads.get)
     result = {
-        "n_x": n_x, "m": m, "order": order, "bytes": X.nbytes, "threads": threads,
-        "read_bandwidth_gbs": statistics.median(bandwidth),
-        "read_bandwidth_rounds_gbs": bandwidth,
+        "n_x": n_x, "m": m, "order": order, "threads": n, "bytes": X.nbytes,
+        "level": ceiling.level_of(X.nbytes, n),
+        "ceiling_gbs": reads[best_probe], "ceiling_probe": best_probe, "probes_gbs": reads,
         "first_call_s": first,
-        "median_s": {s: statistics.median(t) for s, t in times.items()},
-        "all_s": times,
+        "median_s": {s: measure.median(times[s]) for s in STRATEGIES},
+        "all_s": {s: times[s] for s in STRATEGIES},
+        "tuning": tuning.tuning_record()["choices"],
     }
-    del X, Y, calls_of
-    gc.collect()  # at most one large X alive at a time
+    del X, Y, calls, probes
+    gc.collect()  # one large X alive at a time
     return result
 
 
-def shares(case):
-    bw = case["read_bandwidth_gbs"]
-    return {s: case["bytes"] / t / 1e9 / bw for s, t in case["median_s"].items()}
+def figures(case):
+    """Speed-up, share of each strategy, and whether the issue's goal is met."""
+    t = case["median_s"]
+    speedup = t["numpy"] / t["numba_fused"]
+    shares = {s: ceiling.share(case["bytes"], t[s], case["ceiling_gbs"]) for s in STRATEGIES}
+    want_speedup, want_share = goal_of(case["n_x"], case["m"])
+    met = speedup >= want_speedup and (want_share is None or shares["numba_fused"] >= want_share)
+    goal = f">= {want_speedup:g}x" + (f", >= {want_share:.0%}" if want_share else "")
+    return speedup, shares, goal, met
 
 
-def best_figures(case):
-    """Speed-up and fused share from the fastest call and the fastest bandwidth round.
-
-    On a machine shared with other jobs the medians carry their load; the
-    best times are the closer estimate of what the hardware does unloaded.
-    """
-    best = {s: min(t) for s, t in case["all_s"].items()}
-    bw = max(case["read_bandwidth_rounds_gbs"])
-    return best["numpy"] / best["numba_fused"], case["bytes"] / best["numba_fused"] / 1e9 / bw
+def machine_line(info):
+    caches = ", ".join(f"{k} {v['bytes'] / 2**20:g} MB" if v["bytes"] >= 2**20
+                       else f"{k} {v['bytes'] // 1024} KB" for k, v in info["caches"].items())
+    return (f"Machine: {info['cpu']} ({info['arch']}; {', '.join(info['simd'])}), {caches}, "
+            f"{info['cores']} cores; BLAS {info['blas']}; NumPy {info['numpy']}, "
+            f"Numba {info['numba']}")
 
 
-def markdown(cases, info):
+def markdown(cases, info, mode):
     lines = [
-        f"Machine: {info['cpu']}, {info['cores']} cores, BLAS {info['blas']}; "
-        f"NumPy {info['numpy']}, Numba {info['numba']}; threads {cases[0]['threads']} "
-        "(Numba and BLAS)",
-        "",
-        "| X (n_x x m, order) | MB | numpy ms | numba_fused ms | speed-up | "
-        "read BW GB/s | numpy share | numba_fused share | best: speed-up, fused share "
+        machine_line(info), f"numba_fused tuning: LRPERF_TUNING={mode}", "",
+        "| X (n_x x m, order) | threads | MB | held by | numpy ms | numba_fused ms | speed-up "
+        "| ceiling GB/s (probe) | numpy share | numba_fused share | goal | met "
         "| first call numpy / fused ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |",
     ]
     for c in cases:
         t = c["median_s"]
-        sh = shares(c)
-        best_speedup, best_share = best_figures(c)
+        speedup, sh, goal, met = figures(c)
         lines.append(
-            f"| {c['n_x']} x {c['m']}, {c['order']} | {c['bytes'] / 1e6:.1f} "
-            f"| {t['numpy'] * 1e3:.3f} | {t['numba_fused'] * 1e3:.3f} "
-            f"| {t['numpy'] / t['numba_fused']:.2f}x | {c['read_bandwidth_gbs']:.1f} "
-            f"| {sh['numpy']:.0%} | {sh['numba_fused']:.0%} "
-            f"| {best_speedup:.2f}x, {best_share:.0%} "
-            f"| {c['first_call_s']['numpy'] * 1e3:.0f} / {c['first_call_s']['numba_fused'] * 1e3:.0f} |"
-        )
-    lines += ["", "share = (X bytes / median step time) / read bandwidth of a parallel sum "
-              "over X's memory, measured interleaved with the steps; medians of "
-              f"{len(cases[0]['all_s']['numpy'])} timed steps per strategy (rounds of "
-              "back-to-back calls, strategies alternating).  best: from the fastest call of "
-              "each strategy and the fastest bandwidth round (less affected by other jobs "
-              "on a shared machine)."]
+            f"| {c['n_x']} x {c['m']}, {c['order']} | {c['threads']} | {c['bytes'] / 1e6:.1f} "
+            f"| {c['level']} | {t['numpy'] * 1e3:.3f} | {t['numba_fused'] * 1e3:.3f} "
+            f"| {speedup:.2f}x | {c['ceiling_gbs']:.1f} ({c['ceiling_probe']}) "
+            f"| {sh['numpy']:.0%} | {sh['numba_fused']:.0%} | {goal} | {'yes' if met else 'NO'} "
+            f"| {c['first_call_s']['numpy'] * 1e3:.0f} / "
+            f"{c['first_call_s']['numba_fused'] * 1e3:.0f} |")
+    over = [c for c in cases if max(figures(c)[1].values()) > 1.05]
+    lines += ["", "share = (X bytes / median step time) / ceiling; ceiling = the fastest plain "
+              "read of X's own memory (best time of the fastest probe: vectorized Numba sum, "
+              "BLAS X @ v, v @ X), measured interleaved with the steps at the same thread "
+              f"count; medians of {len(cases[0]['all_s']['numpy'])} timed steps per strategy."]
+    if over:
+        lines.append("WARNING: a share above 105% means the ceiling is wrong: "
+                     + ", ".join(f"{c['n_x']} x {c['m']} {c['order']} {c['threads']}t"
+                                 for c in over))
+    choices = {}
+    for c in cases:
+        choices.update(c["tuning"])
+    if choices:
+        lines += ["", "What numba_fused chose for C-ordered X (lrperf.tuning):", ""]
+        lines += [f"- {k}: {v['choice']} (tile {v['tile']}, prefetch {v['ahead']} rows) "
+                  f"-- {v['source']}: {v['why']}" for k, v in sorted(choices.items())]
     return "\n".join(lines)
 
 
 def write_json(path, payload):
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(payload, f, indent=2)
@@ -162,48 +163,50 @@ def _seconds(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description="Time lrperf.propagate with numba_fused and numpy side by side at equal "
-                    "thread counts, and report each as a share of the read bandwidth "
-                    "measured over X's memory in the same process.")
-    parser.add_argument("--threads", type=_positive, default=None,
-                        help="Numba and BLAS threads for both strategies (default: all cores "
+                    "thread counts, with the ceiling (fastest plain read of X's own memory) "
+                    "measured in the same interleaved run; print the issue's goals table.")
+    parser.add_argument("--threads", type=_positive, nargs="+", default=None,
+                        help="thread counts, Numba and BLAS together (default: 1 and all cores "
                              "Numba may use)")
-    parser.add_argument("--repeats", type=_positive, default=7,
-                        help="rounds per case; in each, every strategy runs --calls timed "
-                             "steps back to back (default: 7)")
-    parser.add_argument("--calls", type=_positive, default=3,
-                        help="timed back-to-back calls per strategy and round; the median "
-                             "over all of them is reported (default: 3)")
-    parser.add_argument("--gap", type=_seconds, default=0.3,
-                        help="seconds of sleep before each strategy's run, so that the other "
-                             "strategy's idle thread pool stops spinning (default: 0.3)")
+    parser.add_argument("--rounds", type=_positive, default=7,
+                        help="interleaved rounds; in each, every strategy and probe runs "
+                             "--per-round timed calls back to back (default: 7)")
+    parser.add_argument("--per-round", type=_positive, default=3,
+                        help="timed calls per strategy and round (default: 3)")
+    parser.add_argument("--gap", type=_seconds, default=measure.DEFAULT_GAP_S,
+                        help="seconds of sleep before each callable's turn, so the other "
+                             f"thread pool parks (default: {measure.DEFAULT_GAP_S})")
     parser.add_argument("--quick", action="store_true",
-                        help="small sizes (1024 x 4000 and the cat size): a smoke test, not "
-                             "the goals")
+                        help="small sizes: a smoke test, not the goals")
     parser.add_argument("--json", metavar="PATH", help="also save the raw figures as JSON")
     args = parser.parse_args(argv)
 
-    from threadpoolctl import threadpool_limits  # the 'bench' extra
-
-    threads = args.threads or min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)
-    if threads > numba.config.NUMBA_NUM_THREADS:
-        parser.error(f"--threads must be <= NUMBA_NUM_THREADS = "
-                     f"{numba.config.NUMBA_NUM_THREADS}, got {threads}")
+    threads = args.threads or grid.thread_counts()
     cases = QUICK_CASES if args.quick else FULL_CASES
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
-    numba.set_num_threads(threads)
-    results = []
-    with threadpool_limits(threads):
+    try:
+        mode = tuning.mode()
         info = machine_info()
-        for n_x, m, order in cases:
-            log(f"case {n_x} x {m}, {order} order ({8 * n_x * m / 1e9:.2f} GB)")
-            results.append(measure_case(n_x, m, order, args.repeats, args.calls, threads,
-                                        args.gap, log))
-    print(markdown(results, info))
+        results = []
+        for n in threads:
+            for n_x, m, order in cases:
+                log(f"{n_x} x {m}, {order} order, {n} thread(s) "
+                    f"({8 * n_x * m / 1e9:.2f} GB)")
+                results.append(measure_case(n_x, m, order, n, args.rounds, args.per_round,
+                                            args.gap, log))
+    except ValueError as exc:  # a thread count above NUMBA_NUM_THREADS, a bad LRPERF_TUNING
+        print(f"bench_fused: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bench_fused: interrupted", file=sys.stderr)
+        return 130
+    print(markdown(results, info, mode))
     if args.json:
-        write_json(args.json, {"machine": info, "command": " ".join(sys.argv), "cases": results})
+        write_json(args.json, {"machine": info, "command": " ".join(sys.argv),
+                               "tuning_mode": mode, "cases": results})
     return 0
 
 

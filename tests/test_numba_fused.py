@@ -16,6 +16,7 @@ import pytest
 import lrperf
 from lrperf.strategies import numba_fused as fused_module
 from lrperf.strategies.numba_fused import step as numba_fused
+from lrperf.tuning import Params
 
 MAX_THREADS = numba.config.NUMBA_NUM_THREADS
 
@@ -82,7 +83,8 @@ def layouts(X, Y):
 @pytest.fixture(params=["tiles", "rows"])
 def c_kernel(request, monkeypatch):
     """Both C-order kernels: tiles (X beyond the cache) and whole rows (X in it)."""
-    monkeypatch.setattr(fused_module, "CACHE_BYTES", 0 if request.param == "tiles" else 1 << 62)
+    params = Params("tiles", 32, 64) if request.param == "tiles" else Params("rows", 0, 0)
+    monkeypatch.setattr(fused_module, "FORCED", params)
     return request.param
 
 
@@ -95,12 +97,12 @@ def test_every_layout_matches_fsum_reference(n_x, m, c_kernel):
 
 
 def test_c_order_tiles_with_partial_last_tile(monkeypatch):
-    monkeypatch.setattr(fused_module, "CACHE_BYTES", 0)
+    monkeypatch.setattr(fused_module, "FORCED", Params("tiles", 32, 64))
     # Several tiles per thread and a partial last one, at the default tile
     # width and at a width that is not a multiple of the cache-line padding.
     w, b, X, Y = problem(21, 203, seed=1)
     assert_matches(numba_fused(w, b, np.ascontiguousarray(X), Y), reference_step(w, b, X, Y))
-    monkeypatch.setattr(fused_module, "TILE_EXAMPLES", 5)
+    monkeypatch.setattr(fused_module, "FORCED", Params("tiles", 5, 64))
     assert_matches(numba_fused(w, b, np.ascontiguousarray(X), Y), reference_step(w, b, X, Y))
 
 

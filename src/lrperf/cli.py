@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import api, datasets
-from .grid import GRIDS
+from .grid import DTYPES, GRIDS
 from .registry import STRATEGIES, available
 
 EXIT_FAILED = 1
@@ -226,6 +226,70 @@ def cmd_compare(args):
     return 0
 
 
+def cmd_tune(args):
+    """Time numba_fused's C-order candidates per size class and thread count; save wisdom."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from . import grid, tuning
+
+    console = Console(stderr=True)
+    if args.rounds < 1:
+        raise ValueError(f"--rounds must be >= 1, got {args.rounds}")
+    threads = args.threads or grid.thread_counts()
+    for n in threads:
+        if not 1 <= n <= __import__("numba").config.NUMBA_NUM_THREADS:
+            raise ValueError(f"--threads must be between 1 and NUMBA_NUM_THREADS, got {n}")
+    path = tuning.wisdom_path()
+    if args.show:
+        wisdom = tuning.load_wisdom(path)
+        table = Table(title=f"wisdom for this CPU in {path}")
+        for col in ("key", "choice", "n_x", "tuned at"):
+            table.add_column(col)
+        for k, e in sorted(wisdom.items()):
+            table.add_row(k, tuning._valid(e).name, str(e.get("n_x")), str(e.get("tuned_at")))
+        Console().print(table if wisdom else f"no wisdom for this CPU in {path}")
+        return 0
+    if tuning.mode() == "off":
+        console.print(f"note: {tuning.MODE_ENV}=off: the wisdom is saved but not used")
+    keys = [(c, t) for t in threads for c in args.size_class]
+    done = []
+    try:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task("tuning", total=len(keys))
+            for cls, n in keys:
+                bar.update(task, description=f"C order, {cls}, {n} thread(s)")
+
+                def show(name, seconds, cls=cls, n=n):
+                    bar.console.print(f"  C/{cls}/{n}: {name:<32} {seconds * 1e3:9.3f} ms")
+                got = tuning.tune_here(cls, n, args.dtype, progress=show,
+                                       rounds=args.rounds)
+                if got is None:
+                    bar.console.print(f"  C/{cls}/{n}: no such size class on this machine")
+                else:
+                    done.append(got)
+                bar.advance(task)
+    except KeyboardInterrupt:
+        print(f"lrperf tune: interrupted; {len(done)} key(s) were saved to {path}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        print(f"lrperf tune: error: cannot write the wisdom file {path}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    table = Table(title=f"chosen (saved to {path})")
+    for col in ("key", "X timed", "choice", "ms", "default would be"):
+        table.add_column(col)
+    for k, (n_x, m), entry in done:
+        name = tuning._valid(entry).name
+        default = entry.get("default") or "-"
+        ms = {n: f"{t * 1e3:.3f}" for n, t in entry["times_s"].items() if t is not None}
+        table.add_row(k, f"{n_x} x {m}", name, ms.get(name, "-"),
+                      f"{default} ({ms.get(default, '-')})")
+    Console().print(table)
+    return 0
+
+
 def _positive_int(text):
     value = int(text)
     if value < 0:
@@ -336,6 +400,32 @@ def build_parser():
     p.add_argument("--threshold", type=float, default=1.1, metavar="RATIO",
                    help="smallest ratio counted as a change (default: 1.1, as asv compare)")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "tune", help="time numba_fused's loop variants on this machine and keep the fastest",
+        description="Autotune the numba_fused kernel for C-ordered X on this machine, as FFTW "
+                    "plans: for each size class of X (held by L2, by L3, or only in memory; "
+                    "sizes derived from this CPU's caches) and thread count, time the "
+                    "two-pass row loop and one-pass tiles of several widths (multiples of "
+                    "the L2) and prefetch distances, side by side, and save the fastest as "
+                    "wisdom (a JSON file under the user cache directory, or $LRPERF_WISDOM), "
+                    "filed under this CPU's model and caches so another CPU never uses it. "
+                    "Without wisdom numba_fused uses defaults derived from the cache sizes. "
+                    "LRPERF_TUNING=off ignores the wisdom (reproducible runs); "
+                    "LRPERF_TUNING=auto tunes a new key on its first call. Fortran-ordered X "
+                    "has a single loop: nothing to tune. Takes about a minute.")
+    p.add_argument("--threads", type=int, nargs="+", metavar="N", default=None,
+                   help="thread counts to tune (default: 1 and all cores Numba may use)")
+    p.add_argument("--size-class", nargs="+", choices=["L2", "L3", "DRAM"],
+                   default=["L2", "L3", "DRAM"],
+                   help="size classes of X to tune (default: all three)")
+    p.add_argument("--dtype", choices=list(DTYPES), default="float64",
+                   help="dtype of X (default: float64)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="interleaved rounds of timing per candidate (default: 3)")
+    p.add_argument("--show", action="store_true",
+                   help="print this CPU's wisdom and where it is kept; time nothing")
+    p.set_defaults(func=cmd_tune)
     return parser
 
 

@@ -10,13 +10,17 @@ The loop order follows the layout:
 * columns contiguous (Fortran order, the course's layout): per pair of
   examples, dot with w, then dw += x * dz on the same columns (two columns of
   4096 features are 64 KB, still in L1/L2 when the second loop runs);
-* rows contiguous (C order) and X larger than the last-level cache: tiles
-  of ``block`` examples; z for the tile
-  row by row, then dw row by row over the same tile, which is still in cache;
-  the z pass of the next tile runs in the same loop as the dw pass of this
-  one, and rows a little ahead are prefetched (see PREFETCH_ROWS);
-* rows contiguous and X within the last-level cache (CACHE_BYTES): whole
-  rows, z then dw; the second pass reads X from cache, not memory.
+* rows contiguous (C order), ``tiles``: tiles of ``block`` examples; z for
+  the tile row by row, then dw row by row over the same tile, which is still
+  in cache; the z pass of the next tile runs in the same loop as the dw pass
+  of this one, and rows ``ahead`` are prefetched by hand (row segments of a
+  tile are too short for the hardware prefetcher to ramp up);
+* rows contiguous, ``rows``: whole rows, z then dw; when X fits the
+  last-level cache the second pass reads it from cache, not memory.
+
+Which C-order loop, how wide the tiles and how far the prefetch is chosen
+per machine by ``lrperf.tuning``: derived from the cache sizes, or the
+fastest candidates timed on this machine ("wisdom", ``lrperf tune``).
 
 Examples are split into one fixed chunk per thread (depends only on m and the
 thread count), each thread accumulates into its own row of a
@@ -43,21 +47,10 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ..machine import last_level_cache_bytes
+from .. import tuning
 from ..numerics import loss_jit, sigmoid_jit
 
 
-# Examples per C-order tile (read from memory in the z pass, re-read from
-# cache in the dw pass).  Measured, 1 thread, best of 7 ms per step (separate
-# runs on the shared machine):
-#   4096 x 20000:  16 / 32 / 64 / 128 examples: 50 / 33 / 38 / 51 ms
-#   12288 x 209:    8 / 16 / 32 / 64 examples: 2.5 / 2.3 / 1.2 / 1.5 ms
-# Shorter row segments cost more per element than the cache they save.
-TILE_EXAMPLES = 32
-# Rows ahead that the C-order kernel prefetches: its row segments are only
-# tile-width long (256 bytes), too short for the hardware prefetcher to get
-# going.  At 4096 x 20000, 64-wide tiles: 54 ms without, 40 ms with it.
-PREFETCH_ROWS = 64
 _ALIGN = 8  # doubles per 64-byte cache line: chunk and row padding
 
 
@@ -361,21 +354,25 @@ def _step_rows(w, b, X, Y, nthreads):
     return dw, db / m, cost / m
 
 
-# C-ordered X up to this size is streamed as whole rows in two passes (z,
-# then dw): both passes are long contiguous reads, and the second one comes
-# from the last-level cache, not memory.  Above it, tiles read X once.
-# Measured at 12288 x 209 (20 MB), C order, 1 thread, median of 15:
-# tiles 0.97 ms, rows 0.72 ms, numpy 0.83 ms; at 4096 x 50000 (1.6 GB)
-# rows 96 ms, tiles 78 ms.
-CACHE_BYTES = last_level_cache_bytes()
+# A tuning.Params used instead of the tuned/derived choice (tests force each loop).
+FORCED = None
+
+
+def run_params(w, b, X, Y, params, nthreads=None):
+    """One step of C-ordered X with the given loop, tile width and prefetch distance."""
+    nthreads = nb.get_num_threads() if nthreads is None else nthreads
+    if params.variant == "rows":
+        return _step_rows(w, b, X, Y, nthreads)
+    return _step_tiles(w, b, X, Y, nthreads, _pad(X.shape[0]), params.tile, params.ahead)
 
 
 def step(w, b, X, Y):
     nthreads = nb.get_num_threads()
-    n_x = X.shape[0]
-    row = _pad(n_x)  # rows padded to whole cache lines: no false sharing
     if abs(X.strides[0]) <= abs(X.strides[1]):  # columns contiguous (or nearly)
-        return _step_columns(w, b, X.T, Y, nthreads, row)
-    if X.nbytes <= CACHE_BYTES:
-        return _step_rows(w, b, X, Y, nthreads)
-    return _step_tiles(w, b, X, Y, nthreads, row, TILE_EXAMPLES, PREFETCH_ROWS)
+        return _step_columns(w, b, X.T, Y, nthreads, _pad(X.shape[0]))
+    # The loop, tile width and prefetch distance depend on the caches: derived
+    # from their sizes or tuned on this machine (lrperf.tuning); one dict
+    # lookup once a shape has been seen.
+    params = FORCED or tuning.params_for(
+        "C", X, nthreads, run=lambda p: run_params(w, b, X, Y, p, nthreads))
+    return run_params(w, b, X, Y, params, nthreads)
