@@ -27,16 +27,10 @@ Contracts that readers of the results (``lrperf.report``) rely on
   ``lrperf.ceiling.ladder()``: sizes from inside L1 to 4x the last-level
   cache of the running machine.  Name a point's level with
   ``lrperf.ceiling.level_of``; a step's share uses ``ceiling_at``.
-* ``hardware.track_tuning`` (``grid.BENCH_TUNING``): one param, ``plan``,
-  whose value is ``json.dumps(lrperf.tuning.plan(...))``: what numba_fused
-  runs for C-ordered X of each size class and thread count on this machine,
-  and why (wisdom from ``lrperf tune`` or cache-derived defaults; the mode
-  LRPERF_TUNING).  Its value is the number of keys chosen from wisdom.
-* ``hardware.track_machine_info``: one param, ``machine``, whose single value
-  is ``json.dumps(lrperf.machine.machine_info(), sort_keys=True)`` (cpu,
-  cores, numba_threads, blas, blas_threads, numpy, numba, python); decode
-  with ``json.loads(ast.literal_eval(params[0][0]))``.  Its value is the core
-  count.
+* The machine description (``lrperf.machine.machine_info()``: CPU, SIMD flags,
+  caches, cores, versions) with the tuner's plan (``lrperf.tuning.plan``) is
+  not a benchmark: ``lrperf study`` writes it beside each result file as
+  ``<commit[:8]>-<env>.lrperf-machine.jsonl`` (asv reads only ``*.json``).
 * ``first_call.FirstCall.timeraw_first_call`` (s), params ``strategy`` and
   ``cache`` ("cold": empty Numba cache dir, "warm": filled by a previous
   process): the first ``propagate`` in a fresh interpreter.

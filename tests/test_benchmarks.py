@@ -65,7 +65,9 @@ def tiny_results(tmp_path_factory):
     assert (home / ".asv-machine.json").is_file(), "the machine file was not created"
     files = [p for p in results_dir.glob("*/*.json") if p.name != "machine.json"]
     assert len(files) == 1, (files, log.read_text()[-3000:])
-    return Results.load(str(files[0])), log.read_text()
+    results = Results.load(str(files[0]))
+    results.lrperf_path = files[0]
+    return results, log.read_text()
 
 
 def _grid_values(results, name):
@@ -143,8 +145,9 @@ def test_bandwidth_is_bytes_over_time(monkeypatch):
 
 def test_machine_is_recorded(tiny_results):
     results, _ = tiny_results
-    params = results.get_result_params("hardware.track_machine_info")
-    info = json.loads(ast.literal_eval(params[0][0]))
+    from lrperf.report.load import sidecar_path
+    info = json.loads(sidecar_path(results.lrperf_path).read_text())
+    assert info["tuning"]["mode"] in ("on", "off", "auto")
     assert info["cores"] == os.cpu_count()
     assert info["numpy"] == __import__("numpy").__version__
     assert info["numba"] == numba.__version__

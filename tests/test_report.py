@@ -117,6 +117,7 @@ def test_report_writes_every_output_and_leaves_results_untouched(results, tmp_pa
     readme = (folder / "README.md").read_text()
     for name in FIGURES:
         assert f"]({name})" in readme
+    # Results from before the sidecar carried the description as a parameter value.
     data = _raw(_result_files(results)[0])
     row = dict(zip(data["result_columns"], data["results"]["hardware.track_machine_info"]))
     info = json.loads(ast.literal_eval(row["params"][0][0]))

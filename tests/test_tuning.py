@@ -334,20 +334,11 @@ def test_plan_records_each_keys_choice_and_source(monkeypatch):
     assert tuning.plan([2])["keys"]["C/DRAM/2/float64"]["source"] == "default"
 
 
-def test_suite_records_the_plan_under_the_grid_name():
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+def test_the_study_records_the_plan_beside_each_result_file():
+    from lrperf import machine, study
 
-    from lrperf import grid
-
-    code = ("import json, benchmarks.hardware as h; f = h.track_tuning; "
-            "print(json.dumps([f.__name__, f.param_names, f.unit, "
-            "json.loads(f.params[0][0])['mode'], f(f.params[0][0])]))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
-                         capture_output=True, text=True, check=True,
-                         env=dict(os.environ, LRPERF_BENCH_GRID="tiny"))
-    name, names, unit, how, tuned = json.loads(out.stdout)
-    assert f"hardware.{name}" == grid.BENCH_TUNING
-    assert (names, unit, how, tuned) == (["plan"], "keys", "on", 0)  # empty wisdom file
+    got = study.describe_machine()
+    assert got["tuning"]["mode"] == "on"
+    assert got["tuning"]["keys"] and all(
+        v["source"] == "default" for v in got["tuning"]["keys"].values())  # empty wisdom
+    assert got["cpu"] == machine.machine_info()["cpu"]

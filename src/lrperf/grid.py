@@ -34,9 +34,6 @@ BENCH_FIRST_CALL = "first_call.FirstCall.timeraw_first_call"
 # ``nbytes``, params ["nbytes", "threads"], unit GB/s (issue "portable speed").
 BENCH_READ_BANDWIDTH = "hardware.track_read_bandwidth"
 READ_PARAMS = ("nbytes", "threads")
-# What numba_fused's tuning chose per key, and why: one param, "plan", the JSON
-# of lrperf.tuning.plan(); value: keys chosen from wisdom timed on the machine.
-BENCH_TUNING = "hardware.track_tuning"
 # Accuracy against the exact (50-digit) reference on the same input values,
 # params ["strategy", "n_x", "m", "dtype"], unit "relative error".
 BENCH_ERROR_DW = "accuracy.Accuracy.track_error_dw"

@@ -280,6 +280,15 @@ def _written(stage, staged):
             if p.name != "machine.json" and staged.get(p) != _stamp(p)]
 
 
+def describe_machine():
+    """What the report says of the machine: CPU, SIMD flags, caches, versions, and the
+    tuner's choices for numba_fused."""
+    from .grid import DTYPES, thread_counts
+    from .machine import machine_info
+    from .tuning import plan
+    return {**machine_info(), "tuning": plan(thread_counts(), DTYPES)}
+
+
 def _make_portable(stage, commit):
     """Rename asv's result files of this run to the portable environment name and
     drop the interpreter's path from them (a report must not show the paths of
@@ -297,12 +306,16 @@ def _make_portable(stage, commit):
         target = path.with_name(_portable_name(commit))
         target.write_text(json.dumps(data), encoding="utf-8")
         path.unlink()
+    from .report.load import write_sidecar
+    for path in stage.glob(f"*/{commit[:8]}-*.json"):
+        write_sidecar(path, describe_machine())
 
 
 def _move_results(stage, kind_dir):
     """Move every file asv wrote into ``kind_dir``, one atomic rename each."""
     moved = []
-    for path in sorted(stage.rglob("*.json")):
+    from .report.load import SIDECAR_SUFFIX
+    for path in sorted([*stage.rglob("*.json"), *stage.rglob(f"*{SIDECAR_SUFFIX}")]):
         dest = kind_dir / path.relative_to(stage)
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(path, dest)

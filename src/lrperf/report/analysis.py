@@ -185,17 +185,20 @@ def crossovers(times, a, b):
 def ceiling_at(ceiling, size, threads):
     """The read ceiling (GB/s) for a working set of ``size`` bytes on ``threads``.
 
-    Log-log interpolation along the measured ladder, flat beyond its ends; the
-    single out-of-cache value where results predate the ladder.
+    ``lrperf.ceiling.ceiling_at`` on the measured ladder (a share against it can
+    err low, never high); the single out-of-cache value where results predate
+    the ladder.
     """
+    from ..ceiling import ceiling_at as on_ladder
     c = ceiling[ceiling["threads"] == threads].dropna(subset=["value"])
     if c.empty:
         return math.nan
-    ladder = c.dropna(subset=["nbytes"]).groupby("nbytes")["value"].max()
+    ladder = c.dropna(subset=["nbytes"])
     if ladder.empty:
         return float(c["value"].max())
-    x = np.log(ladder.index.to_numpy(float))
-    return float(np.exp(np.interp(math.log(size), x, np.log(ladder.to_numpy(float)))))
+    points = [{"nbytes": int(n), "threads": int(t), "gbs": float(v)}
+              for n, t, v in zip(ladder["nbytes"], ladder["threads"], ladder["value"])]
+    return float(on_ladder(points, size, int(threads)))
 
 
 def _description(descriptions, machine, commit, env, frame):
