@@ -112,6 +112,12 @@ class Point:
         record = lrperf.STRATEGIES[strategy]
         if not record.available:
             raise NotImplementedError(f"skipped: {strategy} is unavailable: {record.unavailable}")
+        if dtype not in record.dtypes:
+            # It would time a float64 copy of X plus the float64 step: the float64
+            # point already shows that, and the grid stays affordable.
+            raise NotImplementedError(
+                f"skipped: {strategy} reads {dtype} X through a float64 copy; see its "
+                "float64 point")
         if strategy == "jax_xla":
             from lrperf.strategies.jax_xla import pool_cores
             if threads != pool_cores():
