@@ -25,6 +25,16 @@ def cpu_line(description, asv_machine=None):
     return "; ".join(p for p in parts if p)
 
 
+def _tuning(plan):
+    if not isinstance(plan, dict) or not isinstance(plan.get("keys"), dict):
+        return None
+    keys = plan["keys"].values()
+    tuned = sum(isinstance(k, dict) and k.get("source") == "wisdom" for k in keys)
+    return (f"LRPERF_TUNING={plan.get('mode', '?')}: {tuned} of {len(keys)} keys (layout/"
+            "size class/threads/dtype) timed on this machine by `lrperf tune`, the others "
+            "derived from the cache sizes")
+
+
 def machine_section(report):
     d, asvm = report.description, report.asv_machine
     caches = d.get("caches") or {}
@@ -43,7 +53,7 @@ def machine_section(report):
               ("BLAS", d.get("blas")), ("BLAS threads (default)", d.get("blas_threads")),
               ("Numba threads (default)", d.get("numba_threads")),
               ("NumPy", d.get("numpy")), ("Numba", d.get("numba")),
-              ("Python", d.get("python"))]
+              ("Python", d.get("python")), ("numba_fused tiling", _tuning(d.get("tuning")))]
     lines = ["## Machine and versions", "", "| | |", "| --- | --- |"]
     lines += [f"| {k} | {v if v not in (None, '') else 'not recorded'} |" for k, v in fields]
     if not d:
