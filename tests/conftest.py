@@ -12,6 +12,9 @@ DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 
 @pytest.fixture(params=list(lrperf.STRATEGIES), scope="session")
 def strategy(request):
+    record = lrperf.STRATEGIES[request.param]
+    if not record.available:
+        pytest.skip(f"{request.param} is unavailable here: {record.unavailable}")
     return request.param
 
 

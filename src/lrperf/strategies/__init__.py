@@ -5,7 +5,7 @@ what each one is.  Adding a strategy: write the module, add one ``register``
 call here.
 """
 from ..registry import Strategy, register
-from . import example_loop, numba_fused, numba_loops, python_loops, vectorized
+from . import example_loop, gpu_numba_cuda, numba_fused, numba_loops, python_loops, vectorized
 
 register(Strategy(
     name="python_loops", step=python_loops.step, order=10,
@@ -22,3 +22,9 @@ register(Strategy(
 register(Strategy(
     name="numba_fused", step=numba_fused.step, order=50, parallel=True,
     description="fused one-pass Numba kernel (reads X once), multi-threaded"))
+register(Strategy(
+    name="numba_cuda", step=gpu_numba_cuda.step, order=60, parallel=True, device="gpu",
+    dtypes=gpu_numba_cuda.DTYPES, accumulates={"float64": "float64", "float32": "float64"},
+    prepare=gpu_numba_cuda.prepare, unavailable=gpu_numba_cuda.unavailable_reason(),
+    description="fused one-pass Numba CUDA kernel (reads X once), per-block partial dw "
+                "summed in a fixed order; X moved to the GPU once per call"))
