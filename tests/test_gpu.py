@@ -1,0 +1,158 @@
+"""The GPU strategies: availability, device-array validation, launch choices,
+and the numba_cuda kernel under Numba's simulator.
+
+The simulator cases live in tests/gpu_simulated.py and run in one subprocess
+with NUMBA_ENABLE_CUDASIM=1: the variable is read when numba.cuda is first
+imported, and this suite runs in one process, so setting it here would turn
+the simulator on (or fail to) for every test after this one.
+"""
+import ast
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lrperf
+from lrperf.strategies import gpu_numba_cuda as gpu
+
+TESTS = Path(__file__).resolve().parent
+SIMULATED = TESTS / "gpu_simulated.py"
+SRC = Path(lrperf.__file__).resolve().parents[1]
+HAS_NUMBA_CUDA = importlib.util.find_spec("numba_cuda") is not None
+
+
+def _simulated_test_names():
+    tree = ast.parse(SIMULATED.read_text())
+    return [node.name for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")]
+
+
+@pytest.fixture(scope="module")
+def simulator_run(tmp_path_factory):
+    """{test function: [(case id, failure text or None), ...]} from one simulator run."""
+    if not HAS_NUMBA_CUDA:
+        pytest.skip("needs the numba-cuda package (pip install 'lrperf[gpu]')")
+    report = tmp_path_factory.mktemp("sim") / "junit.xml"
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(SIMULATED),
+         f"--junitxml={report}"],
+        cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=600)
+    if not report.is_file():
+        pytest.fail(f"the simulator run wrote no report (exit {done.returncode}):\n"
+                    f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
+    cases = {}
+    for case in ElementTree.parse(report).iter("testcase"):
+        name = case.get("name")
+        problem = next((child for child in case if child.tag in ("failure", "error", "skipped")),
+                       None)
+        text = None if problem is None else f"{problem.tag}: {problem.get('message')}\n{problem.text}"
+        cases.setdefault(name.split("[")[0], []).append((name, text))
+    return cases
+
+
+@pytest.mark.parametrize("name", _simulated_test_names())
+def test_numba_cuda_under_the_simulator(simulator_run, name):
+    assert name in simulator_run, f"{name} did not run in the simulator"
+    failed = [f"{case}: {text}" for case, text in simulator_run[name] if text is not None]
+    assert not failed, "\n\n".join(failed)
+
+
+# --- availability ----------------------------------------------------------
+
+@pytest.mark.parametrize("value, on", [("1", True), ("2", True), ("0", False), ("", False),
+                                       ("yes", False)])
+def test_simulator_switch_read_as_numba_reads_it(value, on):
+    assert gpu.simulator_enabled({"NUMBA_ENABLE_CUDASIM": value}) is on
+    assert gpu.simulator_enabled({}) is False
+
+
+def test_unavailable_strategies_are_listed_with_a_reason():
+    record = lrperf.STRATEGIES["numba_cuda"]
+    assert record.device == "gpu"
+    if record.available:
+        pytest.skip("numba_cuda can run here (a GPU or the simulator)")
+    assert "numba_cuda" not in lrperf.available()
+    with pytest.raises(ValueError, match=re.escape(f"unavailable here: {record.unavailable}")):
+        lrperf.propagate(np.zeros(2), 0.0, np.ones((2, 3)), np.array([0, 1, 1]),
+                         strategy="numba_cuda")
+
+
+def test_simulator_makes_numba_cuda_available(monkeypatch):
+    if not HAS_NUMBA_CUDA:
+        pytest.skip("needs the numba-cuda package")
+    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
+    assert gpu.unavailable_reason() is None
+
+
+def test_an_empty_device_list_is_a_reason(monkeypatch):
+    if not HAS_NUMBA_CUDA:
+        pytest.skip("needs the numba-cuda package")
+    monkeypatch.delenv("NUMBA_ENABLE_CUDASIM", raising=False)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert "no GPU is visible" in gpu.unavailable_reason()
+
+
+# --- launch configuration --------------------------------------------------
+
+H100 = dict(sms=132, l2_bytes=50 * 2**20)
+
+
+@pytest.mark.parametrize("n_x, m, itemsize, want", [
+    # 528 blocks x 64 features x 32 examples x 8 B = 8.6 MB <= 25 MiB: the widest tile.
+    (64, 100_000, 8, (528, 32)),
+    # 528 x 4096 x 4 x 8 B = 69 MB > 25 MiB even at the narrowest tile: MIN_TILE.
+    (4096, 50_000, 8, (528, 4)),
+    # float32: 528 x 1024 x 8 x 4 B = 17.3 MB fits, 16 examples (34.6 MB) do not.
+    (1024, 50_000, 4, (528, 8)),
+    # Fewer tiles than resident blocks: one tile a block.
+    (12288, 209, 8, (53, 4)),
+])
+def test_launch_config_fits_tiles_in_half_of_L2(n_x, m, itemsize, want):
+    assert gpu.launch_config(n_x, m, itemsize, **H100) == want
+
+
+def test_tile_and_block_sizes_are_checked():
+    with pytest.raises(ValueError, match="block must be a power of two >= 8, got 48"):
+        gpu.kernels(48)
+
+
+# --- api: GPU arrays, validated without touching their data -----------------
+
+class FakeDeviceArray:
+    """Only ``__cuda_array_interface__``: any access to the data would fail."""
+
+    def __init__(self, shape, typestr="<f8"):
+        self.__cuda_array_interface__ = {"shape": shape, "typestr": typestr, "data": (0, False),
+                                         "version": 3, "strides": None}
+
+
+def test_cpu_strategies_refuse_gpu_arrays():
+    with pytest.raises(TypeError, match="X is a GPU array .*FakeDeviceArray.* but strategy "
+                                        "'numpy' runs on the cpu"):
+        lrperf.propagate(np.zeros(3), 0.0, FakeDeviceArray((3, 5)), np.zeros(5))
+
+
+@pytest.mark.parametrize("shape, typestr, error, message", [
+    ((3, 5, 2), "<f8", ValueError, r"X must be 2-D with shape \(n_x, m\).*got 3-D shape"),
+    ((3, 0), "<f8", ValueError, r"X must hold at least one example"),
+    ((3, 5), "<c16", TypeError, "X must have a real numeric dtype .* got dtype complex128"),
+    ((3, 5), "<f16", TypeError, "X must be float64 or float32"),
+])
+def test_gpu_arrays_validated_from_their_interface(shape, typestr, error, message):
+    with pytest.raises(error, match=message):
+        lrperf.propagate(np.zeros(3), 0.0, FakeDeviceArray(shape, typestr), np.zeros(5))
+
+
+def test_predict_and_model_need_host_arrays():
+    with pytest.raises(TypeError, match="X must be a host numpy.ndarray here, got the GPU array"):
+        lrperf.predict(np.zeros(3), 0.0, FakeDeviceArray((3, 5)))
+    with pytest.raises(TypeError, match="X_train must be a host numpy.ndarray here"):
+        lrperf.model(FakeDeviceArray((3, 5)), np.zeros(5), np.zeros((3, 2)), np.zeros(2))
