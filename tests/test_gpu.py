@@ -1,8 +1,9 @@
 """The GPU strategies: availability, device-array validation, launch choices,
 and the numba_cuda kernel under Numba's simulator.
 
-The simulator cases live in tests/gpu_simulated.py and run in one subprocess
-with NUMBA_ENABLE_CUDASIM=1: the variable is read when numba.cuda is first
+The kernel's cases live in tests/numba_cuda_cases.py and run in one
+subprocess with NUMBA_ENABLE_CUDASIM=1 (and in another without it where
+numba_cuda can run on a GPU): the variable is read when numba.cuda is first
 imported, and this suite runs in one process, so setting it here would turn
 the simulator on (or fail to) for every test after this one.
 """
@@ -22,31 +23,38 @@ import lrperf
 from lrperf.strategies import gpu_numba_cuda as gpu
 
 TESTS = Path(__file__).resolve().parent
-SIMULATED = TESTS / "gpu_simulated.py"
+CASES = TESTS / "numba_cuda_cases.py"
 SRC = Path(lrperf.__file__).resolve().parents[1]
 HAS_NUMBA_CUDA = importlib.util.find_spec("numba_cuda") is not None
 
 
-def _simulated_test_names():
-    tree = ast.parse(SIMULATED.read_text())
+def _case_names():
+    tree = ast.parse(CASES.read_text())
     return [node.name for node in tree.body
             if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")]
 
 
-@pytest.fixture(scope="module")
-def simulator_run(tmp_path_factory):
-    """{test function: [(case id, failure text or None), ...]} from one simulator run."""
+@pytest.fixture(scope="module", params=["simulator", "gpu"])
+def kernel_run(request, tmp_path_factory):
+    """{test function: [(case id, failure text or None), ...]} from one run of the cases."""
     if not HAS_NUMBA_CUDA:
         pytest.skip("needs the numba-cuda package (pip install 'lrperf[gpu]')")
-    report = tmp_path_factory.mktemp("sim") / "junit.xml"
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1",
+    env = dict(os.environ,
                PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])))
+    if request.param == "simulator":
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    else:
+        env.pop("NUMBA_ENABLE_CUDASIM", None)
+        record = lrperf.STRATEGIES["numba_cuda"]
+        if gpu.simulator_enabled() or not record.available:
+            pytest.skip(f"no GPU for numba_cuda: {record.unavailable or 'simulator mode'}")
+    report = tmp_path_factory.mktemp(request.param) / "junit.xml"
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(SIMULATED),
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(CASES),
          f"--junitxml={report}"],
         cwd=TESTS.parent, env=env, capture_output=True, text=True, timeout=600)
     if not report.is_file():
-        pytest.fail(f"the simulator run wrote no report (exit {done.returncode}):\n"
+        pytest.fail(f"the {request.param} run wrote no report (exit {done.returncode}):\n"
                     f"{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
     cases = {}
     for case in ElementTree.parse(report).iter("testcase"):
@@ -58,10 +66,10 @@ def simulator_run(tmp_path_factory):
     return cases
 
 
-@pytest.mark.parametrize("name", _simulated_test_names())
-def test_numba_cuda_under_the_simulator(simulator_run, name):
-    assert name in simulator_run, f"{name} did not run in the simulator"
-    failed = [f"{case}: {text}" for case, text in simulator_run[name] if text is not None]
+@pytest.mark.parametrize("name", _case_names())
+def test_numba_cuda(kernel_run, name):
+    assert name in kernel_run, f"{name} did not run"
+    failed = [f"{case}: {text}" for case, text in kernel_run[name] if text is not None]
     assert not failed, "\n\n".join(failed)
 
 
@@ -156,3 +164,47 @@ def test_predict_and_model_need_host_arrays():
         lrperf.predict(np.zeros(3), 0.0, FakeDeviceArray((3, 5)))
     with pytest.raises(TypeError, match="X_train must be a host numpy.ndarray here"):
         lrperf.model(FakeDeviceArray((3, 5)), np.zeros(5), np.zeros((3, 2)), np.zeros(2))
+
+
+# --- cupy: only where CuPy and a GPU are ------------------------------------
+
+@pytest.fixture
+def cupy_module():
+    record = lrperf.STRATEGIES["cupy"]
+    if not record.available:
+        pytest.skip(f"cupy is unavailable here: {record.unavailable}")
+    return pytest.importorskip("cupy")
+
+
+def test_cupy_is_listed_with_its_reason_when_unavailable():
+    record = lrperf.STRATEGIES["cupy"]
+    assert record.device == "gpu"
+    if importlib.util.find_spec("cupy") is None:
+        assert "needs CuPy" in record.unavailable and "cupy" not in lrperf.available()
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_cupy_matches_reference(cupy_module, order):
+    from reference import reference_step
+
+    rng = np.random.default_rng(8)
+    X = np.asarray(rng.standard_normal((40, 70)), order=order)
+    Y = (rng.random(70) < 0.5).astype(np.float64)
+    w = rng.standard_normal(40) / 8
+    grads, cost = lrperf.propagate(w, 0.3, X, Y, strategy="cupy")
+    ref_dw, ref_db, ref_cost = reference_step(w.tolist(), 0.3, X.tolist(), Y.tolist())
+    np.testing.assert_allclose(grads["dw"], ref_dw, rtol=1e-9, atol=1e-12)
+    assert grads["db"] == pytest.approx(ref_db, rel=1e-9, abs=1e-12)
+    assert cost == pytest.approx(ref_cost, rel=1e-9)
+
+
+def test_cupy_reads_a_device_X_where_it_is(cupy_module):
+    from lrperf.strategies import gpu_cupy
+
+    X = cupy_module.asarray(np.arange(12.0).reshape(3, 4) / 12)
+    Y = np.array([0.0, 1.0, 0.0, 1.0])
+    Xd, _ = gpu_cupy.prepare(X, Y)
+    assert Xd.X.data.ptr == X.data.ptr and Xd.moved == Y.nbytes
+    on_device, _ = lrperf.propagate(np.ones(3), 0.0, X, Y, strategy="cupy")
+    on_host, _ = lrperf.propagate(np.ones(3), 0.0, X.get(), Y, strategy="numpy")
+    np.testing.assert_allclose(on_device["dw"], on_host["dw"], rtol=1e-12)

@@ -5,7 +5,7 @@ what each one is.  Adding a strategy: write the module, add one ``register``
 call here.
 """
 from ..registry import Strategy, register
-from . import example_loop, gpu_numba_cuda, numba_fused, numba_loops, python_loops, vectorized
+from . import example_loop, gpu_cupy, gpu_numba_cuda, numba_fused, numba_loops, python_loops, vectorized
 
 register(Strategy(
     name="python_loops", step=python_loops.step, order=10,
@@ -28,3 +28,8 @@ register(Strategy(
     prepare=gpu_numba_cuda.prepare, unavailable=gpu_numba_cuda.unavailable_reason(),
     description="fused one-pass Numba CUDA kernel (reads X once), per-block partial dw "
                 "summed in a fixed order; X moved to the GPU once per call"))
+register(Strategy(
+    name="cupy", step=gpu_cupy.step, order=55, parallel=True, device="gpu",
+    prepare=gpu_cupy.prepare, unavailable=gpu_cupy.unavailable_reason(),
+    description="vectorized CuPy on the GPU (two cuBLAS gemv, one element-wise kernel): "
+                "the GPU twin of numpy; X moved to the GPU once per call"))

@@ -110,16 +110,22 @@ def _driver_device_count():
         nvml.nvmlShutdown()
 
 
+def no_gpu_reason():
+    """Why no NVIDIA GPU can be used here, or None (shared with the cupy strategy)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
+        return "CUDA_VISIBLE_DEVICES is empty: no GPU is visible"
+    count, reason = _driver_device_count()
+    return reason if count == 0 else None
+
+
 def unavailable_reason():
     """Why this strategy cannot run here, or None; cheap (never imports numba.cuda)."""
     if importlib.util.find_spec("numba_cuda") is None:
         return "needs the numba-cuda package (pip install 'lrperf[gpu]')"
     if simulator_enabled():
         return None
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
-        return "CUDA_VISIBLE_DEVICES is empty: no GPU is visible"
-    count, reason = _driver_device_count()
-    if count == 0:
+    reason = no_gpu_reason()
+    if reason is not None:
         return reason + "; NUMBA_ENABLE_CUDASIM=1 runs it on Numba's CPU simulator"
     return None
 

@@ -1,10 +1,11 @@
-"""The numba_cuda kernel under Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1).
+"""The numba_cuda kernel, under Numba's CUDA simulator or on a GPU.
 
 Not collected by the main pytest run (the name does not start with test_):
-tests/test_gpu.py runs this file in a subprocess with the simulator enabled,
-so that the simulator never leaks into the rest of the suite, which runs in
-one process.  The simulator runs every GPU thread as a Python thread: sizes
-stay tiny.  Expected values come from the 50-digit reference (tests/reference.py).
+tests/test_gpu.py runs this file in a subprocess, with NUMBA_ENABLE_CUDASIM=1
+always and once more without it where there is a GPU, so that the simulator
+never leaks into the rest of the suite, which runs in one process.  The
+simulator runs every GPU thread as a Python thread: sizes stay tiny.
+Expected values come from the 50-digit reference (tests/reference.py).
 """
 import math
 
@@ -15,10 +16,13 @@ import lrperf
 from lrperf.strategies import gpu_numba_cuda as gpu
 from reference import reference_step
 
-if not gpu.simulator_enabled():
-    pytest.skip("run by tests/test_gpu.py with NUMBA_ENABLE_CUDASIM=1", allow_module_level=True)
+if not lrperf.STRATEGIES["numba_cuda"].available:
+    pytest.skip(f"numba_cuda is unavailable: {lrperf.STRATEGIES['numba_cuda'].unavailable}",
+                allow_module_level=True)
 
-from numba import cuda  # noqa: E402  (after the check: selects the simulator)
+from numba import cuda  # noqa: E402  (after the check: NUMBA_ENABLE_CUDASIM is read here)
+
+DEFAULT_BLOCK = gpu.SIMULATED_BLOCK if gpu.simulator_enabled() else gpu.BLOCK
 
 RTOL = 1e-9
 
@@ -63,7 +67,7 @@ def test_several_blocks_and_tiles_deterministic(order):
     # 8 tiles of 4 examples (the last one of 2) over 3 blocks: uneven shares.
     w, b, X, Y = problem(13, 30, order, seed=1)
     Xd, first = direct(w, b, X, Y, blocks=3, tile=4)
-    assert Xd.config() == {"block": gpu.SIMULATED_BLOCK, "blocks": 3, "tile": 4,
+    assert Xd.config() == {"block": DEFAULT_BLOCK, "blocks": 3, "tile": 4,
                            "layout": order}
     second = gpu.step(w, b, Xd, Xd.Y)
     assert first[0].tobytes() == second[0].tobytes()
