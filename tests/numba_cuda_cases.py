@@ -167,3 +167,16 @@ def test_step_refuses_unprepared_X():
     w, b, X, Y = problem(3, 4)
     with pytest.raises(TypeError, match=r"as its prepare\(\) returns it"):
         gpu.step(w, b, X, Y)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_benchmark_data_made_on_the_device(order):
+    from lrperf import gpu_measure
+
+    X, Y = gpu_measure.device_problem(5, 37, order, seed=3)
+    Xh = X.copy_to_host()
+    assert Xh.flags[f"{'C' if order == 'C' else 'F'}_CONTIGUOUS"]
+    assert np.all((Xh >= -1.0) & (Xh < 1.0)) and np.unique(Xh).size == Xh.size
+    again, _ = gpu_measure.device_problem(5, 37, "C", seed=3)
+    assert np.array_equal(again.copy_to_host(), Xh)  # same values in either layout
+    assert set(np.unique(Y)) == {0.0, 1.0}

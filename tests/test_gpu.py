@@ -208,3 +208,80 @@ def test_cupy_reads_a_device_X_where_it_is(cupy_module):
     on_device, _ = lrperf.propagate(np.ones(3), 0.0, X, Y, strategy="cupy")
     on_host, _ = lrperf.propagate(np.ones(3), 0.0, X.get(), Y, strategy="numpy")
     np.testing.assert_allclose(on_device["dw"], on_host["dw"], rtol=1e-12)
+
+
+# --- the GPU benchmarks and script: only their refusals can run here ------
+
+REPO = TESTS.parent
+
+
+def _load_file(path, name):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench_gpu():
+    return _load_file(REPO / "scripts" / "bench_gpu.py", "bench_gpu")
+
+
+def test_bench_sizes_are_parsed(bench_gpu):
+    assert bench_gpu.parse_sizes("4096x50000, quarter,12X3") == [(4096, 50000), "quarter", (12, 3)]
+    assert bench_gpu.parse_layouts("f,C") == ["F", "C"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--sizes", "12x"], "argument --sizes: sizes must be NXxM or 'quarter'"),
+    (["--sizes", "0x5"], "sizes must be at least 1x1, got '0x5'"),
+    (["--layouts", "C,K"], "layouts must be C, F or C,F, got 'C,K'"),
+    (["--repeats", "0"], "argument --repeats: must be an int >= 1, got '0'"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--json", "/nonexistent-dir/out.json"], "--json: directory /nonexistent-dir does not exist"),
+])
+def test_bench_script_refuses_bad_arguments_in_one_line(bench_gpu, capsys, argv, message):
+    assert bench_gpu.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_bench_script_quick_settings(bench_gpu):
+    args = bench_gpu.parse_args(["--quick"])
+    assert (args.sizes, args.repeats, args.iterations) == ([(1024, 20000)], 5, 200)
+    assert bench_gpu.parse_args([]).sizes == [(4096, 50000), "quarter"]
+
+
+@pytest.mark.parametrize("simulator", [False, True])
+def test_bench_script_refuses_without_a_gpu(simulator):
+    from lrperf import gpu_measure
+
+    env = dict(os.environ,
+               PYTHONPATH=os.pathsep.join(filter(None, [str(SRC), os.environ.get("PYTHONPATH")])))
+    env.pop("NUMBA_ENABLE_CUDASIM", None)
+    if simulator:
+        env["NUMBA_ENABLE_CUDASIM"] = "1"
+    elif gpu_measure.no_gpu_reason() is None:
+        pytest.skip("there is a GPU here")
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "bench_gpu.py"), "--quick"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "bench_gpu.py: needs an NVIDIA GPU: " in done.stderr
+    if simulator:
+        assert "simulator" in done.stderr
+
+
+def test_gpu_benchmarks_skip_without_a_gpu():
+    from lrperf import gpu_measure
+
+    if gpu_measure.no_gpu_reason() is not None and not gpu.simulator_enabled():
+        bench = _load_file(REPO / "benchmarks" / "gpu.py", "benchmarks_gpu")
+        assert bench.GPU_STRATEGIES == ["cupy", "numba_cuda"]
+        with pytest.raises(NotImplementedError, match="skipped: no GPU: "):
+            bench.GpuStep().setup("numba_cuda", "cat", "F", "resident")
+        for track, arg in ((bench.track_device_read_bandwidth, 2**20),
+                           (bench.track_h2d_bandwidth, "pinned")):
+            with pytest.raises(NotImplementedError, match="skipped: no GPU: "):
+                track(arg)
+    else:
+        pytest.skip("there is a GPU here")

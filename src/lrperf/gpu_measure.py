@@ -13,6 +13,7 @@
 Nothing here runs without a GPU: ``no_gpu_reason()`` says why, and the
 simulator counts as none (its timings are of Python threads).
 """
+import importlib.util
 import math
 import statistics
 import time
@@ -36,7 +37,9 @@ def no_gpu_reason():
     """Why GPU timings cannot be taken here, or None."""
     if gpu_numba_cuda.simulator_enabled():
         return "NUMBA_ENABLE_CUDASIM is set: the simulator's timings are not a GPU's"
-    return gpu_numba_cuda.unavailable_reason()
+    if importlib.util.find_spec("numba_cuda") is None:
+        return "needs the numba-cuda package (pip install 'lrperf[gpu]')"
+    return gpu_numba_cuda.no_gpu_reason()
 
 
 def _load():
@@ -66,7 +69,7 @@ def _load():
         @cuda.jit
         def fill(X, seed):
             # A hash of (j, i) to [-1, 1): reproducible, any layout, no host data.
-            j, i = cuda.grid(2)
+            i, j = cuda.grid(2)  # examples on x: the grid's y dimension stops at 65535
             if j < X.shape[0] and i < X.shape[1]:
                 h = (j * 0x9E3779B1 + i * 0x85EBCA77 + seed) & 0xFFFFFFFF
                 h ^= h >> 15
@@ -115,7 +118,7 @@ def device_read_bandwidth(nbytes, repeats=5):
     _load()
     n = max(1, int(nbytes) // 8)
     a = cuda.device_array(n, dtype=np.float64)
-    _fill[(1, math.ceil(n / 256)), (1, 256)](a.reshape(1, n), 1)
+    _fill[(math.ceil(n / 256), 1), (256, 1)](a.reshape(1, n), 1)
     sms = int(cuda.get_current_device().MULTIPROCESSOR_COUNT)
     best = 0.0
     for per_sm in READ_BLOCKS_PER_SM:
@@ -163,7 +166,7 @@ def device_problem(n_x, m, layout, seed=0):
     """(X on the device in ``layout``, Y on the host): X hashed in [-1, 1), Y 0/1."""
     _load()
     X = cuda.device_array((n_x, m), dtype=np.float64, order=layout)
-    _fill[(math.ceil(n_x / 16), math.ceil(m / 16)), (16, 16)](X, seed)
+    _fill[(math.ceil(m / 16), math.ceil(n_x / 16)), (16, 16)](X, seed)
     cuda.synchronize()
     Y = (np.random.default_rng(seed).random(m) < 0.5).astype(np.float64)
     return X, Y
