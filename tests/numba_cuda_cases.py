@@ -113,13 +113,14 @@ def test_saturated_examples_stay_finite():
 def transfers(monkeypatch):
     """Shapes of the arrays that numba_cuda copies to the device."""
     shapes = []
-    to_device = gpu.cuda.to_device
+    module = gpu._load_cuda()
+    to_device = module.to_device
 
     def counting(ary, *args, **kwargs):
         shapes.append(np.shape(ary))
         return to_device(ary, *args, **kwargs)
 
-    monkeypatch.setattr(gpu.cuda, "to_device", counting)
+    monkeypatch.setattr(module, "to_device", counting)
     return shapes
 
 
@@ -134,14 +135,29 @@ def test_host_X_moved_once_per_call_not_per_step(transfers):
     np.testing.assert_allclose(got[2], want[2], rtol=RTOL)
 
 
-def test_device_arrays_used_where_they_are(transfers):
+@pytest.fixture
+def copies_back(monkeypatch):
+    """Shapes of the device arrays copied to the host."""
+    shapes = []
+    device_array = type(cuda.device_array(1))
+    copy_to_host = device_array.copy_to_host
+
+    def counting(self, *args, **kwargs):
+        shapes.append(tuple(self.shape))
+        return copy_to_host(self, *args, **kwargs)
+
+    monkeypatch.setattr(device_array, "copy_to_host", counting)
+    return shapes
+
+
+def test_device_arrays_used_where_they_are(transfers, copies_back):
     w, b, X, Y = problem(6, 10, "C", seed=6)
     X_dev, Y_dev = cuda.to_device(X), cuda.to_device(Y.reshape(1, -1))
     transfers.clear()
     grads, cost = lrperf.propagate(w, b, X_dev, Y_dev, strategy="numba_cuda")
     params, _, costs = lrperf.optimize(w, b, X_dev, Y_dev, num_iterations=2,
                                        learning_rate=0.1, strategy="numba_cuda")
-    assert X.shape not in transfers
+    assert X.shape not in transfers and X.shape not in copies_back
     assert_matches_reference(grads["dw"], grads["db"], cost, w, b, X, Y)
     want = lrperf.optimize(w, b, X, Y, num_iterations=2, learning_rate=0.1, strategy="numpy")
     np.testing.assert_allclose(params["w"], want[0]["w"], rtol=RTOL, atol=1e-14)
