@@ -10,7 +10,8 @@ take tiles ``blockIdx, blockIdx + gridDim, ...``.  For each tile a block of
    then a, the loss and dz, as the CPU strategies do (``lrperf.numerics``);
 2. adds the tile's share X[:, tile] dz to the block's own row of ``partial``,
    re-reading the tile just read in 1, from L1/L2 rather than device memory
-   (the tile size is chosen so the tiles in flight fit in half of L2).
+   (the tile size is chosen so the tiles in flight fit in half of L2, down
+   to a minimum of 4 examples).
 
 A second launch, ``reduce``, sums the rows of ``partial`` (and the blocks'
 cost and db) in block order.  Every sum has a fixed order that depends only
@@ -264,10 +265,6 @@ def launch_config(n_x, m, itemsize, sms, l2_bytes, blocks_per_sm=BLOCKS_PER_SM):
     return max(1, min(resident, math.ceil(m / tile))), tile
 
 
-def is_device_array(a):
-    return hasattr(a, "__cuda_array_interface__") or bool(getattr(a, "__cuda_ndarray__", False))
-
-
 class OnDevice:
     """X, Y and the step's buffers on the device: made by ``prepare`` once per api call.
 
@@ -279,8 +276,8 @@ class OnDevice:
             block = SIMULATED_BLOCK if simulator_enabled() else BLOCK
         n_x, m = X.shape
         sms, l2 = device_facts()
-        auto_blocks, auto_tile = launch_config(n_x, m, X.dtype.itemsize, sms, l2)
-        self.tile = auto_tile if tile is None else int(tile)
+        self.tile = (launch_config(n_x, m, X.dtype.itemsize, sms, l2)[1] if tile is None
+                     else int(tile))
         if not (1 <= self.tile <= min(MAX_TILE, block) and self.tile & (self.tile - 1) == 0):
             raise ValueError(f"tile must be a power of two in [1, {min(MAX_TILE, block)}], "
                              f"got {tile}")
