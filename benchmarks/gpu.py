@@ -53,7 +53,7 @@ def shape_of(size, memory_bytes):
 
 class GpuStep:
     params = [GPU_STRATEGIES, list(SIZES), list(grid.LAYOUTS), ["resident", "transfer"]]
-    param_names = ["strategy", "size", "layout", "mode"]
+    param_names = list(grid.GPU_STEP_PARAMS)
     timeout = 600
     number = 1
     repeat = (5, 21, 60.0)

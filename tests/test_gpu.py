@@ -285,3 +285,13 @@ def test_gpu_benchmarks_skip_without_a_gpu():
                 track(arg)
     else:
         pytest.skip("there is a GPU here")
+
+
+def test_gpu_benchmark_names_follow_the_schema():
+    from lrperf import grid
+
+    bench = _load_file(REPO / "benchmarks" / "gpu.py", "benchmarks_gpu")
+    assert grid.BENCH_GPU_STEP == f"gpu.{bench.GpuStep.__name__}.time_step"
+    assert bench.GpuStep.param_names == list(grid.GPU_STEP_PARAMS)
+    assert grid.BENCH_DEVICE_READ == f"gpu.{bench.track_device_read_bandwidth.__name__}"
+    assert grid.BENCH_H2D == f"gpu.{bench.track_h2d_bandwidth.__name__}"
