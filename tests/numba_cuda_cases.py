@@ -169,6 +169,13 @@ def test_device_arrays_checked_like_host_arrays():
     bad_X[2, 3] = np.nan
     with pytest.raises(ValueError, match=r"X must contain only finite values, got nan at X\[2, 3\]"):
         lrperf.propagate(w, b, cuda.to_device(bad_X), Y, strategy="numba_cuda")
+    # z = -inf, a = 0, dz = 0 for label 0: inf * 0 in the kernel, with no
+    # warning (a GPU gives none either), then the api's own error.
+    bad_X[2, 3] = -np.inf * np.sign(w[2])
+    Y0 = Y.copy()
+    Y0[3] = 0.0
+    with pytest.raises(ValueError, match=r"X must contain only finite values, got -?inf at X\[2, 3\]"):
+        lrperf.propagate(w, b, bad_X, Y0, strategy="numba_cuda")
     bad_Y = Y.copy()
     bad_Y[1] = 2.0
     with pytest.raises(ValueError, match="Y must contain only labels 0 and 1, got also"):
