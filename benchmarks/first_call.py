@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 
+import lrperf
+
 from .common import STRATEGY_NAMES
 
 _SETUP = """
@@ -40,6 +42,9 @@ class FirstCall:
     timeout = 300
 
     def setup(self, strategy, cache):
+        record = lrperf.STRATEGIES[strategy]
+        if not record.available:
+            raise NotImplementedError(f"skipped: {strategy} is unavailable: {record.unavailable}")
         self.root = tempfile.mkdtemp(prefix="lrperf-numba-cache-")
         if cache == "cold":
             # A new empty directory in every timed process.
@@ -50,7 +55,8 @@ class FirstCall:
             subprocess.run([sys.executable, "-c", code], check=True)
 
     def teardown(self, strategy, cache):
-        shutil.rmtree(self.root, ignore_errors=True)
+        if getattr(self, "root", None):  # not set when setup skipped
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def timeraw_first_call(self, strategy, cache):
         return _STMT.format(strategy=strategy), _SETUP.format(cache_dir=self.cache_dir)

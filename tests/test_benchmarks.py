@@ -96,14 +96,20 @@ def test_grid_benchmarks_cover_every_strategy(tiny_results, name):
     assert axes[4] == list(DTYPES)
     assert axes[5] == sorted({1, numba.config.NUMBA_NUM_THREADS})
     assert len(values) == math.prod(map(len, axes))
-    # At tiny sizes nothing is slow enough to be skipped: every point measured,
-    # but jax_xla at other than the size of XLA's fixed pool, and dtypes a strategy
-    # reads only through a float64 copy (skipped, NaN, saying so).
+    # At tiny sizes nothing is slow enough to be skipped: every point of an
+    # available strategy measured, but jax_xla at other than the size of XLA's
+    # fixed pool and dtypes a strategy reads only through a float64 copy; an
+    # unavailable strategy's points skipped (NaN).
     pool = jax_pool_cores()
-    bad = {k: v for k, v in values.items() if v is None or not (v > 0 and math.isfinite(v))}
-    bad = {k: v for k, v in bad.items()
-           if not (v is not None and ((k[0] == "jax_xla" and k[5] != pool)
-                                      or k[4] not in lrperf.STRATEGIES[k[0]].dtypes))}
+    available = set(lrperf.available())
+
+    def expected_skip(k):
+        return (k[0] not in available or (k[0] == "jax_xla" and k[5] != pool)
+                or k[4] not in lrperf.STRATEGIES[k[0]].dtypes)
+
+    bad = {k: v for k, v in values.items()
+           if not (v is not None and (math.isnan(v) if expected_skip(k)
+                                      else v > 0 and math.isfinite(v)))}
     assert not bad, (bad, log[-3000:])
 
 
@@ -167,7 +173,9 @@ def test_first_call_is_recorded_cold_and_warm(tiny_results):
     results, log = tiny_results
     axes, values = _grid_values(results, "first_call.FirstCall.timeraw_first_call")
     assert axes == [list(lrperf.STRATEGIES), ["cold", "warm"]]
-    assert all(v is not None and v > 0 for v in values.values()), (values, log[-3000:])
+    available = set(lrperf.available())
+    assert all(v is not None and (v > 0 if k[0] in available else math.isnan(v))
+               for k, v in values.items()), (values, log[-3000:])
 
 
 def test_slow_points_are_skipped():

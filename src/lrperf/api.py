@@ -62,6 +62,20 @@ def _describe(value):
     return f"{type(value).__name__} {value!r}"[:200]
 
 
+def _check_dtype(name, dtype):
+    if dtype.kind not in _REAL_KINDS:
+        raise TypeError(
+            f"{name} must have a real numeric dtype (float64 or float32), "
+            f"got dtype {dtype}"
+        )
+    if dtype.kind == "f" and dtype.itemsize > _MAX_FLOAT_ITEMSIZE:
+        raise TypeError(
+            f"{name} must be float64 or float32 (or an integer dtype), got dtype "
+            f"{dtype}: the step computes in float64 and would drop its extra range "
+            f"and precision; pass {name}.astype(np.float64) if its values fit"
+        )
+
+
 def _check_ndarray(name, value):
     if isinstance(value, np.ma.MaskedArray):
         raise TypeError(
@@ -74,31 +88,62 @@ def _check_ndarray(name, value):
             f"{type(value).__module__}.{type(value).__name__}; pass np.asarray({name})")
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {_describe(value)}")
-    if value.dtype.kind not in _REAL_KINDS:
-        raise TypeError(
-            f"{name} must have a real numeric dtype (float64 or float32), "
-            f"got dtype {value.dtype}"
-        )
-    if value.dtype.kind == "f" and value.dtype.itemsize > _MAX_FLOAT_ITEMSIZE:
-        raise TypeError(
-            f"{name} must be float64 or float32 (or an integer dtype), got dtype "
-            f"{value.dtype}: the step computes in float64 and would drop its extra range "
-            f"and precision; pass {name}.astype(np.float64) if its values fit"
-        )
+    _check_dtype(name, value.dtype)
 
 
-def _as_X(X, name="X"):
-    _check_ndarray(name, X)
-    if X.ndim != 2:
+def _is_device(value):
+    """A GPU array: anything with ``__cuda_array_interface__`` (CuPy, Numba,
+    PyTorch...) or a Numba device array (the simulator's have no interface)."""
+    return not isinstance(value, np.ndarray) and (
+        hasattr(value, "__cuda_array_interface__")
+        or bool(getattr(value, "__cuda_ndarray__", False)))
+
+
+def _device_shape(name, value):
+    """Shape of a device array, its dtype checked; its data is not touched."""
+    interface = getattr(value, "__cuda_array_interface__", None)
+    if interface is not None:
+        shape, dtype = tuple(interface["shape"]), np.dtype(interface["typestr"])
+    else:
+        shape, dtype = tuple(value.shape), np.dtype(value.dtype)
+    _check_dtype(name, dtype)
+    return shape
+
+
+def _to_host(value):
+    """A host copy of a device array (label checks and error paths only)."""
+    if not _is_device(value):
+        return value
+    if hasattr(value, "copy_to_host"):  # Numba
+        return value.copy_to_host()
+    if hasattr(value, "get"):  # CuPy
+        return value.get()
+    from numba import cuda
+    return cuda.as_cuda_array(value).copy_to_host()
+
+
+def _as_X(X, name="X", device=False):
+    """X as given, checked; ``device``: a GPU array is accepted too (the
+    strategy decides whether it can read it), and its data is not touched."""
+    if _is_device(X):
+        if not device:
+            raise TypeError(
+                f"{name} must be a host numpy.ndarray here, got the GPU array "
+                f"{type(X).__module__}.{type(X).__name__}; copy it to the host first")
+        shape = _device_shape(name, X)
+    else:
+        _check_ndarray(name, X)
+        shape = X.shape
+    if len(shape) != 2:
         raise ValueError(
             f"{name} must be 2-D with shape (n_x, m), one example per column, "
-            f"got {X.ndim}-D shape {X.shape}"
+            f"got {len(shape)}-D shape {shape}"
         )
-    n_x, m = X.shape
+    n_x, m = shape
     if m == 0:
-        raise ValueError(f"{name} must hold at least one example (m >= 1), got shape {X.shape}")
+        raise ValueError(f"{name} must hold at least one example (m >= 1), got shape {shape}")
     if n_x == 0:
-        raise ValueError(f"{name} must have at least one feature (n_x >= 1), got shape {X.shape}")
+        raise ValueError(f"{name} must have at least one feature (n_x >= 1), got shape {shape}")
     # Used as it is: the strategy's prepare() decides what it reads natively
     # and copies anything else to float64 once per call (module docstring).
     return X
@@ -135,6 +180,10 @@ def _as_b(b):
 
 
 def _as_Y(Y, m, name="Y"):
+    if _is_device(Y):
+        # m labels, checked on the host: one small copy per call, never per step.
+        _device_shape(name, Y)
+        Y = _to_host(Y)
     _check_ndarray(name, Y)
     if Y.ndim == 2 and Y.shape[1] == 1 and Y.shape[0] > 1:
         raise ValueError(
@@ -171,6 +220,7 @@ def _first_non_finite(X, name="X"):
 def _raise_non_finite(X, w, b, Y, result):
     """Says why a step's result is not finite: a NaN or inf in X, else which
     product overflowed, recomputed in float64 (only on this error path)."""
+    X = _to_host(X)
     where = _first_non_finite(X)
     if where is not None:
         raise ValueError(f"X must contain only finite values, got {X[where]} at X[{where[0]}, {where[1]}]")
@@ -180,7 +230,7 @@ def _raise_non_finite(X, w, b, Y, result):
         raise FloatingPointError(
             f"w^T X + b overflowed at example {j} although X, w and b are finite "
             "(are w or learning_rate too large?)")
-    Y = np.asarray(Y, dtype=np.float64).reshape(-1)
+    Y = np.asarray(_to_host(Y), dtype=np.float64).reshape(-1)
     dz = sigmoid(z) - Y
     dw = X @ dz
     if not np.isfinite(dw).all():
@@ -220,8 +270,13 @@ def _step_checked(step, w, b, X, Y, flags=None, source=None):
 def _validated(w, b, X, Y, strategy):
     """The strategy's step and the inputs in the form it reads, once per call."""
     record = get_strategy(strategy)
-    Xv = _as_X(X)
-    n_x, m = Xv.shape
+    Xv = _as_X(X, device=True)
+    if record.device != "gpu" and _is_device(Xv):
+        raise TypeError(
+            f"X is a GPU array ({type(X).__module__}.{type(X).__name__}) but strategy "
+            f"{strategy!r} runs on the {record.device}: pass a host numpy.ndarray, or a "
+            "gpu strategy")
+    n_x, m = _device_shape("X", Xv) if _is_device(Xv) else Xv.shape
     wv, bv, Yv = _as_w(w, n_x), _as_b(b), _as_Y(Y, m)
     Xp, Yp = record.prepared(Xv, Yv)
     return record.step, wv, bv, Xp, Yp
@@ -232,6 +287,8 @@ def propagate(w, b, X, Y, *, strategy="numpy"):
     """One forward and backward pass: ``({"dw": ..., "db": ...}, cost)``.
 
     w: (n_x, 1) or (n_x,); b: real; X: (n_x, m); Y: (1, m) or (m,) of 0/1.
+    With a gpu strategy X (and Y) may be GPU arrays (``__cuda_array_interface__``):
+    X is then read where it is, never copied.
     dw has w's shape (float64); db and cost are floats.  X of a dtype the
     strategy does not read natively is copied to float64 once (see the module
     docstring); float32 X with ``numpy`` is computed in float32.

@@ -39,6 +39,14 @@ READ_PARAMS = ("nbytes", "threads")
 BENCH_ERROR_DW = "accuracy.Accuracy.track_error_dw"
 BENCH_ERROR_COST = "accuracy.Accuracy.track_error_cost"
 ACCURACY_PARAMS = ("strategy", "n_x", "m", "dtype")
+# GPU strategies (benchmarks/gpu.py; skipped without a GPU): one step, params
+# GPU_STEP_PARAMS, "resident" (X on the device) or "transfer" (X moved every
+# call); the device's read ceiling by working-set size (GB/s, param "nbytes");
+# host-to-device copies (GB/s, param "host": "pageable" or "pinned").
+BENCH_GPU_STEP = "gpu.GpuStep.time_step"
+GPU_STEP_PARAMS = ("strategy", "size", "layout", "mode")
+BENCH_DEVICE_READ = "gpu.track_device_read_bandwidth"
+BENCH_H2D = "gpu.track_h2d_bandwidth"
 
 
 @dataclass(frozen=True)

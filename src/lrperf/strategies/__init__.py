@@ -5,7 +5,8 @@ what each one is.  Adding a strategy: write the module, add one ``register``
 call here.
 """
 from ..registry import Strategy, register
-from . import example_loop, jax_xla, numba_fused, numba_loops, python_loops, vectorized
+from . import (example_loop, gpu_cupy, gpu_numba_cuda, jax_xla, numba_fused, numba_loops,
+               python_loops, vectorized)
 
 register(Strategy(
     name="python_loops", step=python_loops.step, order=10,
@@ -30,3 +31,14 @@ register(Strategy(
     name="jax_xla", step=jax_xla.step, order=60, parallel=True, prepare=jax_xla.prepare,
     unavailable=jax_xla.unavailable_reason(),
     description="the cost differentiated by jax.value_and_grad, jitted by XLA (float64)"))
+register(Strategy(
+    name="numba_cuda", step=gpu_numba_cuda.step, order=70, parallel=True, device="gpu",
+    dtypes=gpu_numba_cuda.DTYPES, accumulates={"float64": "float64", "float32": "float64"},
+    prepare=gpu_numba_cuda.prepare, unavailable=gpu_numba_cuda.unavailable_reason(),
+    description="fused one-pass Numba CUDA kernel (reads X once), per-block partial dw "
+                "summed in a fixed order; X moved to the GPU once per call"))
+register(Strategy(
+    name="cupy", step=gpu_cupy.step, order=65, parallel=True, device="gpu",
+    prepare=gpu_cupy.prepare, unavailable=gpu_cupy.unavailable_reason(),
+    description="vectorized CuPy on the GPU (two cuBLAS gemv, one element-wise kernel): "
+                "the GPU twin of numpy; X moved to the GPU once per call"))
