@@ -146,18 +146,7 @@ def write_json(path, payload):
         raise
 
 
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _seconds(text):
-    value = float(text)
-    if not 0.0 <= value <= 60.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 60 seconds, got {text}")
-    return value
+_positive, _seconds = measure.positive_int, measure.pause_seconds
 
 
 def main(argv=None):

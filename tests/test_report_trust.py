@@ -7,7 +7,6 @@ or from the raw asv JSON, never taken from the report's analysis code.
 import json
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -19,15 +18,7 @@ import pytest
 from lrperf import cli
 from lrperf.report import ReportWarning, build_report, load_results
 
-FIXTURE = Path(__file__).parent / "fixtures" / "asv_results"
-STEP = "step.Step.time_propagate"
-
-
-@pytest.fixture
-def results(tmp_path):
-    dst = tmp_path / "results"
-    shutil.copytree(FIXTURE, dst)
-    return dst
+from test_report import STEP, results  # noqa: F401  (a private copy of the asv fixture)
 
 
 def _result_file(results):
@@ -158,7 +149,7 @@ def test_results_pointing_at_a_file_says_so(results, tmp_path, capsys):
     assert cli.main(["report", "--results", str(_result_file(results)),
                      "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "got the file" in err[0]
+    assert len(err) == 1 and "is a file" in err[0] and "--results" in err[0]
 
 
 def _finding(readme, heading):

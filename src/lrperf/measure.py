@@ -70,3 +70,21 @@ def interleaved(calls, *, rounds=7, per_round=3, gap=DEFAULT_GAP_S, warmup=True,
 
 def median(values):
     return statistics.median(values)
+
+
+def positive_int(text):
+    """argparse type: an integer >= 1 (rounds, calls, thread counts)."""
+    import argparse
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def pause_seconds(text):
+    """argparse type: the pause before a timed turn, 0 to 60 seconds."""
+    import argparse
+    value = float(text)
+    if not 0.0 <= value <= 60.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 60 seconds, got {text}")
+    return value
