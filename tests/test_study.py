@@ -191,7 +191,10 @@ def test_results_name_the_python_version_not_the_path_of_the_interpreter(
     fake_asv()
     run = _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
     files = sorted(p.name for p in (run.results_dir / MACHINE).iterdir())
-    assert files == sorted(["machine.json", PORTABLE])
+    sidecar = PORTABLE.replace(".json", ".lrperf-machine.jsonl")
+    assert files == sorted(["machine.json", PORTABLE, sidecar])
+    described = json.loads((run.results_dir / MACHINE / sidecar).read_text())
+    assert described["cpu"] and described["caches"] and "tuning" in described
     data = json.loads((run.results_dir / MACHINE / PORTABLE).read_text())
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert data["env_name"] == f"existing-py{version}"
