@@ -148,7 +148,7 @@ def test_damaged_file_is_skipped_with_a_warning_naming_it(results, tmp_path, dam
     before = _snapshot(results)
     with pytest.warns(ReportWarning, match=bad.name):
         if damage == "truncated":
-            out = build_report(results, tmp_path / "reports")
+            out = build_report(results, tmp_path / "reports", figures=False)
             assert (out / "vm" / "README.md").is_file()
         else:
             frame = load_results(results)
@@ -182,7 +182,7 @@ def test_benchmark_renamed_between_commits_joins_the_history(results, tmp_path):
     assert (old["renamed_from"] == "step.Step.time_step_old_name").all()
     assert old["strategy"].notna().all()
     with pytest.warns(ReportWarning):
-        out = build_report(results, tmp_path / "reports")
+        out = build_report(results, tmp_path / "reports", figures=False)
     assert "2 commits in the history" in (out / "vm" / "README.md").read_text()
 
 

@@ -79,7 +79,7 @@ def test_other_warnings_during_the_report_cannot_loop(results, tmp_path):
 def test_step_time_comes_from_the_exact_benchmark_never_from_optimize(results, tmp_path):
     """Without time_propagate, 100-step Optimize times must not pose as time per step."""
     _edit(_result_file(results), lambda d: d["results"].pop(STEP))
-    build_report(results, tmp_path / "out")
+    build_report(results, tmp_path / "out", figures=False)
     readme = (tmp_path / "out" / "vm" / "README.md").read_text()
     assert "No step timings in these results" in readme
     assert "Time per step, layout" not in readme
@@ -116,7 +116,7 @@ def test_a_damaged_field_skips_its_file_or_point_with_a_warning_naming_it(
             d["results"][STEP] = [row.get(c) for c in d["result_columns"]]
         _edit(path, garbage)
     with pytest.warns(ReportWarning) as caught:
-        out = build_report(results, tmp_path / "out")
+        out = build_report(results, tmp_path / "out", figures=False)
     assert any(named in str(w.message) and str(results) in str(w.message) for w in caught)
     readme = (out / "vm" / "README.md").read_text()
     assert "numpy" in readme and "rm -rf" not in readme
@@ -128,7 +128,7 @@ def test_a_damaged_field_skips_its_file_or_point_with_a_warning_naming_it(
 def test_a_fifo_named_like_a_result_file_is_skipped_not_waited_on(results, tmp_path):
     os.mkfifo(results / "vm" / "zzzzzzzz-fifo.json")
     with pytest.warns(ReportWarning, match="zzzzzzzz-fifo.json"):
-        build_report(results, tmp_path / "out")
+        build_report(results, tmp_path / "out", figures=False)
 
 
 def test_an_unreadable_machine_folder_is_named(results, tmp_path, monkeypatch):
@@ -142,7 +142,7 @@ def test_an_unreadable_machine_folder_is_named(results, tmp_path, monkeypatch):
 
     monkeypatch.setattr(Path, "glob", glob)
     with pytest.warns(ReportWarning, match="machine folder .*other.*cannot be read"):
-        build_report(results, tmp_path / "out")
+        build_report(results, tmp_path / "out", figures=False)
 
 
 def test_results_pointing_at_a_file_says_so(results, tmp_path, capsys):
@@ -158,7 +158,7 @@ def _finding(readme, heading):
 
 
 def test_three_findings_recomputed_from_results_csv(results, tmp_path):
-    out = build_report(results, tmp_path / "out") / "vm"
+    out = build_report(results, tmp_path / "out", figures=False) / "vm"
     readme = (out / "README.md").read_text()
     csv = pd.read_csv(out / "results.csv")
     steps = csv[(csv["benchmark"] == STEP) & (csv["status"] == "ok")]
@@ -198,7 +198,7 @@ def test_a_point_with_a_wide_interval_is_flagged(results, tmp_path):
         row["stats_ci_99_b"][i] = row["result"][i] * 20
         d["results"][STEP] = [row.get(c) for c in d["result_columns"]]
     _edit(_result_file(results), widen)
-    out = build_report(results, tmp_path / "out") / "vm"
+    out = build_report(results, tmp_path / "out", figures=False) / "vm"
     line = _finding((out / "README.md").read_text(), "Noisy points")
     assert line.startswith("- **Noisy points** (1;")
 
@@ -235,7 +235,7 @@ def test_compare_with_an_unknown_run_is_one_line(results, capsys):
 
 def test_no_path_of_the_running_machine_in_the_report(results, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    out = build_report(results, "out")
+    out = build_report(results, "out", figures=False)
     text = "".join(p.read_text() for p in out.rglob("*.md"))
     text += (out / "vm" / "results.csv").read_text()
     for path in (str(tmp_path), str(Path.home()), "/root", "pyenv", "/tmp"):
@@ -246,7 +246,7 @@ def test_no_path_of_the_running_machine_in_the_report(results, tmp_path, monkeyp
 def test_report_files_get_normal_permissions(results, tmp_path):
     old = os.umask(0o022)
     try:
-        out = build_report(results, tmp_path / "out")
+        out = build_report(results, tmp_path / "out", figures=False)
     finally:
         os.umask(old)
     assert stat.S_IMODE((out / "vm").stat().st_mode) == 0o755
@@ -254,7 +254,7 @@ def test_report_files_get_normal_permissions(results, tmp_path):
 
 
 def test_results_csv_carries_asv_spread(results, tmp_path):
-    out = build_report(results, tmp_path / "out") / "vm"
+    out = build_report(results, tmp_path / "out", figures=False) / "vm"
     header = (out / "results.csv").read_text().splitlines()[0].split(",")
     for col in ("ci_low", "ci_high", "q_25", "q_75", "repeat"):
         assert col in header

@@ -207,7 +207,7 @@ def cmd_report(args):
         args.out = Path("lrperf-out") / (args.results.resolve().name or "results")
     output_folder(args.out)
     with _report_warnings():
-        out = build_report(args.results, args.out)
+        out = build_report(args.results, args.out, figures=not args.no_figures)
     for folder in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
         print(f"{folder}/: README.md, results.csv, "
               + ", ".join(sorted(p.name for p in folder.glob("*.png"))))
@@ -382,6 +382,8 @@ def build_parser():
     p.add_argument("--out", default=None, type=Path, metavar="DIR",
                    help="output folder, one subfolder per machine (default: "
                         "lrperf-out/<name of the results folder>, git-ignored)")
+    p.add_argument("--no-figures", action="store_true",
+                   help="write README.md and results.csv only (drawing takes most of the time)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser(

@@ -30,17 +30,23 @@ def _label(path):
         return path.name
 
 
-def _write_machine(report, folder, results_label):
-    from . import figures, writeup  # matplotlib only when a report is written
+def _write_machine(report, folder, results_label, draw):
+    from . import writeup
     report.rows.drop(columns=["file"]).to_csv(folder / "results.csv", index=False)
-    made = figures.render(report, folder)
+    made = []
+    if draw:
+        from . import figures  # matplotlib only when figures are drawn
+        made = figures.render(report, folder)
     (folder / "README.md").write_text(writeup.readme(report, made, results_label),
                                       encoding="utf-8")
     return [name for _, name in made]
 
 
-def build_report(results_dir=".asv/results", out_dir="lrperf-out/report"):
+def build_report(results_dir=".asv/results", out_dir="lrperf-out/report", figures=True):
     """Write the report of every machine in ``results_dir`` to ``out_dir``; return ``out_dir``.
+
+    ``figures=False`` writes the text and results.csv only (seconds instead of
+    tens of seconds: drawing is most of a report's time).
 
     Raises NoResultsError (a ValueError) when nothing usable is found; damaged
     files are skipped with a ReportWarning naming them.
@@ -56,7 +62,7 @@ def build_report(results_dir=".asv/results", out_dir="lrperf-out/report"):
     for report in reports:
         name = _safe_name(report.machine)
         with replacing_folder(out_dir / name) as tmp:
-            made = _write_machine(report, tmp, label)
+            made = _write_machine(report, tmp, label, figures)
         index.append(f"- [{report.machine}]({name}/README.md): "
                      f"{cpu_line(report.description, report.asv_machine)}; commit "
                      f"`{report.commit[:8]}`, {len(report.steps)} step points, figures: "

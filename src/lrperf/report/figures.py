@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import EngFormatter  # noqa: E402
+from matplotlib.ticker import EngFormatter, NullFormatter  # noqa: E402
 
 from .. import grid  # noqa: E402
 from . import analysis as an  # noqa: E402
@@ -67,6 +67,7 @@ def _lines(ax, table, family, style, label):
 def _size_axis(ax, family):
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(EngFormatter(unit="B"))
+    ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks cost seconds a figure
     ax.set_xlabel(f"size of X, 8·n_x·m bytes (bold: n_x = {family}; faded: other n_x)")
     ax.grid(True, which="major", alpha=0.3)
     cat = grid.nbytes(*grid.CAT_SHAPE)
