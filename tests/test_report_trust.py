@@ -200,7 +200,7 @@ def test_a_point_with_a_wide_interval_is_flagged(results, tmp_path):
     _edit(_result_file(results), widen)
     out = build_report(results, tmp_path / "out", figures=False) / "vm"
     line = _finding((out / "README.md").read_text(), "Noisy points")
-    assert line.startswith("- **Noisy points** (1;")
+    assert line.startswith("- **Noisy points** (1 of ")
 
 
 def test_history_needs_two_commits_and_is_drawn_at_the_cat_size_or_nearest(results, tmp_path):

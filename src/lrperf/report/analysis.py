@@ -16,7 +16,7 @@ from .. import grid
 # itself, or the interquartile range exceeds this share of the median: both
 # happen when a second thread pool steals the core and the samples split in two.
 NOISE_CI_SHARE = 1.0
-NOISE_IQR_SHARE = 0.2
+NOISE_IQR_SHARE = 0.5
 # The speedup figure leaves out strategies that never come within this factor
 # of numpy: they are in the time figure already and would squash the band.
 COMPETES_WITHIN = 5.0

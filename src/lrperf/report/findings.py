@@ -5,6 +5,7 @@ from .. import grid
 from . import analysis as an
 
 hb, hs, shape_text = an.human_bytes, an.human_seconds, an.shape_text
+MAX_NOISY_LISTED = 12
 
 
 def _at(shape, dtype="float64"):
@@ -106,7 +107,7 @@ def _ceiling_block(report):
             if col.empty:
                 continue
             best = col.loc[col["share"].idxmax()]
-            parts.append(f"{s} up to {100 * best['share']:.0f}% ({best['value']:.3g} of "
+            parts.append(f"{s} up to {100 * best['share']:.2g}% ({best['value']:.3g} of "
                          f"{best['ceiling']:.3g} GB/s at {_at((best['n_x'], best['m']))})")
         if parts:
             out.append(f"- **Share of {kind}** ({_where(layout, int(threads))}): "
@@ -183,13 +184,18 @@ def _noise_block(report):
     flagged = report.steps[report.steps["noisy"]]
     if flagged.empty:
         return []
+    shown = flagged.assign(spread=(flagged["ci_high"] - flagged["ci_low"]) / flagged["value"])
+    shown = shown.sort_values("spread", ascending=False)
     pts = "; ".join(
         f"{r.strategy} {_where(r.layout, int(r.threads), r.dtype)} at {_at((r.n_x, r.m))} "
         f"(median {hs(r.value)}, 99% interval {hs(r.ci_low)}–{hs(r.ci_high)})"
-        for r in flagged.itertuples())
-    return [f"- **Noisy points** ({len(flagged)}; asv's 99% interval wider than the median, "
-            f"or quartiles more than {100 * an.NOISE_IQR_SHARE:.0f}% apart): {pts}. "
-            "Treat these numbers with care; `lrperf study` re-measures them once."]
+        for r in shown.head(MAX_NOISY_LISTED).itertuples())
+    more = (f"; and {len(flagged) - MAX_NOISY_LISTED} more (results.csv: ci_low, ci_high, "
+            "q_25, q_75)" if len(flagged) > MAX_NOISY_LISTED else "")
+    return [f"- **Noisy points** ({len(flagged)} of {len(report.steps)}; asv's 99% interval "
+            f"wider than the median, or quartiles more than {100 * an.NOISE_IQR_SHARE:.0f}% "
+            f"of it apart; widest first): {pts}{more}. Their ratios above are less certain; "
+            "measure again (`lrperf study --replace`) on a quieter machine."]
 
 
 def _first_call_block(report):

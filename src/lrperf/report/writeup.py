@@ -91,7 +91,8 @@ def readme(report, figures, results_label):
              f"Commit `{report.commit[:12]}` ({_date(report.date)}), "
              f"environment `{report.environment}`; {n} commit{'' if n == 1 else 's'} "
              f"in the history. Points: {status.get('ok', 0)} measured, "
-             f"{status.get('skipped', 0)} skipped (estimated too slow), "
+             f"{status.get('skipped', 0)} skipped (estimated too slow, not available here, "
+             "or a dtype the strategy reads only through a float64 copy), "
              f"{status.get('failed', 0)} failed. Every number below comes from one measured "
              "shape n_x × m of these asv results; all points are in "
              "[results.csv](results.csv).", ""]
