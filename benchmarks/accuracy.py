@@ -9,7 +9,7 @@ the cat size).
 import lrperf
 from lrperf import grid
 
-from .common import DTYPES, GRID, STRATEGY_NAMES
+from .common import DTYPES, GRID, STRATEGY_NAMES, announce
 
 try:
     from lrperf import accuracy
@@ -38,6 +38,7 @@ class Accuracy:
                 for n_x in SIZES.n_x for m in SIZES.m for dtype in DTYPES}
 
     def setup(self, exact, strategy, n_x, m, dtype):
+        announce()
         if accuracy is None:
             raise NotImplementedError("lrperf.accuracy is not in this commit")
         record = lrperf.STRATEGIES[strategy]

@@ -14,7 +14,7 @@ import tempfile
 
 import lrperf
 
-from .common import STRATEGY_NAMES
+from .common import STRATEGY_NAMES, announce
 
 _SETUP = """
 import os, tempfile
@@ -42,6 +42,7 @@ class FirstCall:
     timeout = 300
 
     def setup(self, strategy, cache):
+        announce()
         record = lrperf.STRATEGIES[strategy]
         if not record.available:
             raise NotImplementedError(f"skipped: {strategy} is unavailable: {record.unavailable}")

@@ -23,6 +23,8 @@ import numpy as np
 import lrperf
 from lrperf import grid
 
+from .common import announce
+
 # Never empty (asv refuses a parameter without values): a commit from before
 # the GPU strategies gets the names, and setup skips them.
 GPU_STRATEGIES = ([name for name, s in lrperf.STRATEGIES.items() if s.device == "gpu"]
@@ -59,6 +61,7 @@ class GpuStep:
     repeat = (5, 21, 60.0)
 
     def setup(self, strategy, size, layout, mode):
+        announce()
         gm = _gpu()
         record = lrperf.STRATEGIES.get(strategy)
         if record is None:

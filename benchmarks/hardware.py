@@ -4,7 +4,7 @@ What the machine *is* (CPU, SIMD flags, caches, versions) and what the tuner
 chose are not benchmarks: ``lrperf study`` writes them beside each result
 file (``lrperf.report.load.write_sidecar``).
 """
-from .common import THREADS
+from .common import THREADS, announce
 
 from lrperf import grid
 
@@ -12,6 +12,10 @@ try:
     from lrperf.ceiling import ladder, probe_read
 except ImportError:  # a commit from before lrperf.ceiling existed
     ladder = probe_read = None
+
+
+def setup(nbytes, threads):
+    announce()
 
 
 def track_read_bandwidth(nbytes, threads):

@@ -5,7 +5,7 @@ import lrperf
 from lrperf import grid, measure
 
 from .common import (DTYPES, GRID, LAYOUTS, MAX_CALL_S, MAX_OPTIMIZE_CALL_S, STRATEGY_NAMES,
-                     THREADS, point)
+                     THREADS, announce, point)
 
 
 class _Grid:
@@ -17,6 +17,7 @@ class _Grid:
     max_call_s = MAX_CALL_S
 
     def setup(self, strategy, n_x, m, layout, dtype, threads):
+        announce()
         self.p = point(strategy, n_x, m, layout, dtype, threads, self.max_call_s)
 
 

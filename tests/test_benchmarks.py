@@ -55,8 +55,9 @@ def tiny_results(tmp_path_factory):
     log = tmp / "asv.log"
     try:
         with open(log, "w") as stream:
-            results_dir = study.run_suite(REPO, tmp / "results", quick=True, grid="tiny",
-                                          stream=stream).results_dir
+            run = study.run_suite(REPO, tmp / "results", quick=True, grid="tiny",
+                                  stream=stream)
+            results_dir = run.results_dir
     finally:
         if old_home is None:
             del os.environ["HOME"]
@@ -67,7 +68,16 @@ def tiny_results(tmp_path_factory):
     assert len(files) == 1, (files, log.read_text()[-3000:])
     results = Results.load(str(files[0]))
     results.lrperf_path = files[0]
+    results.lrperf_run = run
     return results, log.read_text()
+
+
+def test_every_point_of_the_real_suite_is_counted_for_the_progress_bar(tiny_results):
+    """Each point's process announces itself (benchmarks/common.py announce), so
+    the bar moves per point, not per benchmark: all points asv ran are counted."""
+    announced, total = tiny_results[0].lrperf_run.points
+    assert total and total > 50, total
+    assert announced == total
 
 
 def _grid_values(results, name):

@@ -1,5 +1,6 @@
 """``lrperf study`` keeps results apart and never loses them (asv itself replaced by a fake:
 these tests check what the study does around asv, in seconds)."""
+import itertools
 import json
 import os
 import re
@@ -353,3 +354,174 @@ def test_a_second_study_on_the_same_results_is_refused(tmp_path, home, fake_asv)
     assert fake.calls == []
     _run(root, tmp_path / "out.txt", grid="tiny")  # free again once the first has ended
     assert len(fake.calls) == 1
+
+
+# The re-measure pass: a step point whose samples are noisy is measured once more.
+STEP = "step.Step.time_propagate"
+STEP_PARAMS = [["'numpy'", "'numba'"], ["12", "209"]]
+CALM = {"ci_99_a": 0.9, "ci_99_b": 1.1, "q_25": 0.95, "q_75": 1.05}
+WIDE = {"ci_99_a": 0.1, "ci_99_b": 5.0, "q_25": 0.5, "q_75": 4.0}   # bimodal samples
+
+
+def _name(point):
+    return f"{STEP}({', '.join(point)})"
+
+
+class NoisyAsv:
+    """A fake ``asv run`` that writes the 4 points of STEP_PARAMS with the spreads
+    ``first`` ({point name: stats}), and on a call with ``--bench`` merges new
+    values for the points those regexes select, as asv's ``selected_idx`` does."""
+
+    def __init__(self, first, second=CALM, interrupt_second=False):
+        self.first, self.second, self.interrupt_second = first, second, interrupt_second
+        self.calls = []
+
+    def __call__(self, cmd, *, cwd, env, on_line):
+        self.calls.append(cmd)
+        results = Path(json.loads(Path(cmd[cmd.index("--config") + 1]).read_text())
+                       ["results_dir"])
+        regexes = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--bench"]
+        folder = results / MACHINE
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "machine.json").write_text(json.dumps({"machine": MACHINE}))
+        path = folder / study.asv_result_name(MACHINE, HEAD)
+        points = [_name(p) for p in itertools.product(*STEP_PARAMS)]
+        if regexes:
+            row = json.loads(path.read_text())["results"][STEP]
+            for i, name in enumerate(points):
+                if any(re.search(r, name) for r in regexes):
+                    row[0][i] = 2.0
+                    for k, key in enumerate(("ci_99_a", "ci_99_b", "q_25", "q_75")):
+                        row[5 + k][i] = self.second[key] * 2.0
+            if self.interrupt_second:
+                path.write_text('{"half": ')
+                raise KeyboardInterrupt
+        else:
+            stats = [self.first.get(name, CALM) for name in points]
+            row = [[1.0] * 4, STEP_PARAMS, None, None, None,
+                   *([s[key] for s in stats] for key in ("ci_99_a", "ci_99_b", "q_25", "q_75"))]
+        path.write_text(json.dumps({
+            "commit_hash": HEAD, "env_name": "existing-py" + EXE.replace(os.sep, "_"),
+            "python": sys.executable, "params": {"machine": MACHINE, "python": sys.executable},
+            "requirements": {}, "date": 1, "env_vars": {}, "durations": {},
+            "result_columns": ["result", "params", "version", "started_at", "duration",
+                               "stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75"],
+            "results": {STEP: row}, "version": 2}))
+        return 0
+
+
+def _saved_values(run):
+    from asv.results import Results
+    res = Results.load(str(run.results_dir / MACHINE / PORTABLE))
+    values = res.get_result_value(STEP, res.get_result_params(STEP))
+    return dict(zip((_name(p) for p in itertools.product(*STEP_PARAMS)), values))
+
+
+def test_noisy_points_are_measured_once_more_and_only_they(tmp_path, home, monkeypatch):
+    noisy = _name(("'numba'", "12"))
+    fake = NoisyAsv({noisy: WIDE})
+    monkeypatch.setattr(study, "run_supervised", fake)
+    run = _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
+    assert len(fake.calls) == 2
+    regexes = [fake.calls[1][i + 1] for i, a in enumerate(fake.calls[1]) if a == "--bench"]
+    chosen = [n for n in map(_name, itertools.product(*STEP_PARAMS))
+              if any(re.search(r, n) for r in regexes)]
+    assert chosen == [noisy]
+    assert _saved_values(run) == {n: (2.0 if n == noisy else 1.0)
+                                  for n in map(_name, itertools.product(*STEP_PARAMS))}
+    assert run.remeasured == (1, 0)
+    shown = (tmp_path / "out.txt").read_text()
+    assert "re-measuring 1 noisy point(s) once" in shown
+    assert "re-measured 1 point(s): 1 now calm, 0 still noisy" in shown
+
+
+def test_a_point_still_noisy_is_counted_and_calm_runs_have_no_second_pass(
+        tmp_path, home, monkeypatch):
+    noisy = _name(("'numpy'", "209"))
+    fake = NoisyAsv({noisy: WIDE}, second=WIDE)
+    monkeypatch.setattr(study, "run_supervised", fake)
+    run = _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
+    assert run.remeasured == (1, 1)
+    assert "0 now calm, 1 still noisy" in (tmp_path / "out.txt").read_text()
+    for kwargs in ({"remeasure": False}, {"quick": True}):
+        fake = NoisyAsv({noisy: WIDE})
+        monkeypatch.setattr(study, "run_supervised", fake)
+        _run(tmp_path / "other", tmp_path / "out.txt", grid="tiny", replace=True, **kwargs)
+        assert len(fake.calls) == 1, kwargs
+    fake = NoisyAsv({})
+    monkeypatch.setattr(study, "run_supervised", fake)
+    _run(tmp_path / "calm", tmp_path / "out.txt", grid="tiny")
+    assert len(fake.calls) == 1
+
+
+def test_the_noisiest_points_go_first_and_their_number_is_bounded(tmp_path, home,
+                                                                   monkeypatch):
+    widths = {_name(p): {**WIDE, "ci_99_b": 2.0 + i, "q_75": 2.0 + i}
+              for i, p in enumerate(itertools.product(*STEP_PARAMS))}
+    fake = NoisyAsv(widths)
+    monkeypatch.setattr(study, "run_supervised", fake)
+    monkeypatch.setattr(study, "REMEASURE_MAX", 2)
+    run = _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
+    regexes = [fake.calls[1][i + 1] for i, a in enumerate(fake.calls[1]) if a == "--bench"]
+    names = list(map(_name, itertools.product(*STEP_PARAMS)))
+    assert [n for n in names[::-1] if any(re.search(r, n) for r in regexes)] == names[:1:-1]
+    assert run.remeasured[0] == 2
+    assert "the 2 noisiest" in (tmp_path / "out.txt").read_text()
+
+
+def test_an_interrupted_re_measure_pass_keeps_the_first_pass(tmp_path, home, monkeypatch):
+    noisy = _name(("'numba'", "209"))
+    fake = NoisyAsv({noisy: WIDE}, interrupt_second=True)
+    monkeypatch.setattr(study, "run_supervised", fake)
+    root = tmp_path / "results"
+    with pytest.raises(KeyboardInterrupt):
+        _run(root, tmp_path / "out.txt", grid="tiny")
+    assert len(fake.calls) == 2
+    from asv.results import Results
+    res = Results.load(str(root / "tiny" / MACHINE / PORTABLE))
+    assert res.get_result_value(STEP, STEP_PARAMS) == [1.0] * 4
+    assert _listing(root) == ["tiny"], "a staging folder was left"
+    assert "the first pass's results are saved" in (tmp_path / "out.txt").read_text()
+
+
+def test_the_progress_bar_counts_points_as_their_processes_announce_them(tmp_path):
+    import io
+    (tmp_path / "benchmarks.json").write_text(json.dumps({
+        "a.A.time_x": {"name": "a.A.time_x", "params": [["1", "2"], ["'C'", "'F'", "'G'"]]},
+        "b.track_y": {"name": "b.track_y", "params": []}, "version": 2}))
+    assert study.point_counts(tmp_path) == {"a.A.time_x": 6, "b.track_y": 1}
+    assert study.point_counts(tmp_path, [r"^a\.A\.time_x\(2, 'F'\)$"]) == {"a.A.time_x": 1}
+    assert study.point_counts(tmp_path / "nowhere") is None
+    points = tmp_path / "points"
+    with open(tmp_path / "log", "w") as log:
+        progress = study._Progress(log, io.StringIO(), results_dir=tmp_path,
+                                   points_file=points)
+        with progress:
+            task = progress.bar.tasks[0]
+            points.write_bytes(b"point\n" * 4)
+            progress._refresh()
+            assert (task.completed, task.total) == (4, 7)
+            points.write_bytes(b"point\n" * 6)  # asv reports a benchmark after its points
+            progress.feed("[50.00%] ··· a.A.time_x    ok\n")
+            assert task.completed == 6
+            progress._refresh()
+            assert task.completed == 6
+            points.write_bytes(b"point\n" * 7)
+            progress.feed("[100.00%] ··· b.track_y    2.0\n")
+            assert task.completed == 7
+    assert progress.points == (7, 7)
+
+
+def test_benchmarks_announce_each_point_once_in_the_file_the_study_names(tmp_path,
+                                                                         monkeypatch):
+    sys.path.insert(0, str(REPO))
+    try:
+        from benchmarks import common
+    finally:
+        sys.path.remove(str(REPO))
+    assert common.PROGRESS_ENV == study.PROGRESS_ENV
+    monkeypatch.setattr(common, "_announced", False)
+    monkeypatch.setenv(study.PROGRESS_ENV, str(tmp_path / "points"))
+    common.announce()
+    common.announce()  # asv may call setup again in the same point process
+    assert (tmp_path / "points").read_bytes() == b"point\n"

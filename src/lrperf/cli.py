@@ -18,6 +18,7 @@ import numpy as np
 from . import api, datasets
 from .grid import DTYPES, GRIDS
 from .registry import STRATEGIES, available
+from .study import REMEASURE_MAX
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -157,7 +158,8 @@ def cmd_study(args):
     output_folder(out, "--out")
     args.interrupt_note = f"; earlier results in {_shown(root / kind)} are unchanged"
     run = study.run_suite(repo_root, root, quick=args.quick, grid=grid, bench=args.bench,
-                          show_stderr=args.verbose, replace=args.replace)
+                          show_stderr=args.verbose, replace=args.replace,
+                          remeasure=not args.no_remeasure)
     args.interrupt_note = (f"; the suite's results are saved in {_shown(run.results_dir)}, "
                            "the report was not finished")
     from .report import build_report  # lazily: pandas, matplotlib
@@ -339,7 +341,7 @@ def build_parser():
                     "-quick appended for --quick), never mixed; results of this commit are "
                     "replaced only with --replace, and only once the new run has finished.  "
                     "asv's output goes to asv.log in that folder; Ctrl-C stops asv and "
-                    "everything it started (exit 130).  For history across commits use "
+                    "everything it started (exit 130).  Step points whose samples are noisy are measured once more in a second pass (--no-remeasure skips it).  For history across commits use "
                     "`asv run` directly (see asv.conf.json).")
     p.add_argument("--quick", action="store_true",
                    help="one timed call per point (asv --quick): checks the suite, rough numbers")
@@ -355,6 +357,11 @@ def build_parser():
                    help="measure again when this commit already has results of this grid "
                         "and mode on this machine (without it the study stops; the earlier "
                         "results are kept until the new run has finished)")
+    p.add_argument("--no-remeasure", action="store_true",
+                   help="skip the second pass that measures once more the step points "
+                        "flagged as noisy (asv's 99%% interval wider than the median, or "
+                        "quartiles more than half of it apart; at most "
+                        f"{REMEASURE_MAX}, noisiest first)")
     p.add_argument("--grid", choices=list(GRIDS), default=None,
                    help="size grid: " + "; ".join(f"{k}: {g.description}"
                                                   for k, g in GRIDS.items())

@@ -22,7 +22,9 @@ asv's own output goes to ``RESULTS/<kind>/asv.log``; the terminal shows one
 line per benchmark and a progress bar with an ETA (rich).
 """
 import contextlib
+import itertools
 import json
+import math
 import os
 import platform
 import re
@@ -177,39 +179,108 @@ class SuiteRun:
     exit_status: int
     benchmarks: int       # benchmarks asv reported as done
     failed: int           # of those, how many failed
+    points: tuple = (None, None)   # (points its processes announced, points asv selected)
+    remeasured: tuple = (0, 0)     # (noisy points measured again, of those still noisy)
+
+
+# The file each benchmark process appends one line to (benchmarks/common.py
+# names it the same; older commits' benchmarks may not, and then the bar moves
+# once per benchmark instead of once per point).
+PROGRESS_ENV = "LRPERF_PROGRESS_FILE"
+_PROGRESS_LINE = len(b"point\n")
+
+
+def point_counts(results_dir, bench=None):
+    """{benchmark: number of points asv will run}, from the benchmarks.json asv
+    writes after discovery, selected as asv selects (``--bench`` regexes also
+    match ``name(param, ...)``); None until that file exists."""
+    from types import SimpleNamespace
+
+    from asv.benchmarks import Benchmarks
+    try:
+        data = json.loads((Path(results_dir) / "benchmarks.json").read_text(encoding="utf-8"))
+        found = [v for k, v in data.items() if k != "version" and isinstance(v, dict)]
+        chosen = Benchmarks(SimpleNamespace(benchmark_dir=""), found, regex=bench)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {name: 1 if sel is None else len(sel)
+            for name, sel in chosen.benchmark_selection.items() if name in chosen}
 
 
 class _Progress:
-    """asv's output -> its log file, one line per benchmark and a rich bar with an ETA.
+    """asv's output -> its log file; the terminal gets one line per benchmark and a
+    rich bar of points with an ETA.
 
-    asv prefixes its progress lines with ``[ 42.86%]``; a benchmark is
-    announced by ``Running (NAME--)`` and reported by ``NAME <status>``.
+    asv reports a parametrized benchmark only when all its points are done, so
+    points are counted from the progress file each benchmark process appends
+    to (``PROGRESS_ENV``), polled twice a second, against the total from
+    asv's benchmarks.json.  asv's own lines are ``[ 42.86%] ... NAME status``.
     """
     LINE = re.compile(r"^\s*\[\s*(\d+(?:\.\d+)?)%\]\s*[\u00b7.]*\s*(.*?)\s*$")
     RUNNING = re.compile(r"^Running \((\S+?)-*\)")
     NAME = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
+    POLL_S = 0.5
 
-    def __init__(self, log, stream=None):
+    def __init__(self, log, stream=None, *, results_dir=None, points_file=None, bench=None,
+                 title="asv"):
         from rich.console import Console
-        from rich.progress import (BarColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
         self.log = log
         self.console = Console(file=stream, highlight=False) if stream else Console(
             highlight=False)
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                            TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn(),
+                            MofNCompleteColumn(), TextColumn("points"), TimeElapsedColumn(),
                             TextColumn("eta"), TimeRemainingColumn(),
                             console=self.console, transient=True)
-        self.task = self.bar.add_task("starting asv", total=100.0)
+        self.task = self.bar.add_task(f"starting {title}", total=None)
+        self.results_dir, self.points_file, self.bench = results_dir, points_file, bench
+        self.counts = None
         self.done = 0
         self.failed = 0
+        self.done_points = 0
+        self.lines_at_done = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, daemon=True)
 
     def __enter__(self):
         self.bar.start()
+        self._poller.start()
         return self
 
     def __exit__(self, *exc):
+        self._stop.set()
+        self._poller.join()
+        self._refresh()
         self.bar.stop()
+
+    @property
+    def points(self):
+        """(points announced by their processes, points selected); None where unknown."""
+        total = sum(self.counts.values()) if self.counts is not None else None
+        return self._lines(), total
+
+    def _lines(self):
+        try:
+            return os.stat(self.points_file).st_size // _PROGRESS_LINE
+        except (OSError, TypeError):
+            return 0
+
+    def _refresh(self):
+        with self._lock:
+            if self.counts is None and self.results_dir is not None:
+                self.counts = point_counts(self.results_dir, self.bench)
+            if self.counts is None:
+                return
+            total = sum(self.counts.values())
+            running = max(0, min(self._lines() - self.lines_at_done, total - self.done_points))
+            self.bar.update(self.task, total=total,
+                            completed=min(total, self.done_points + running))
+
+    def _poll(self):
+        while not self._stop.wait(self.POLL_S):
+            self._refresh()
 
     def feed(self, line):
         self.log.write(line)
@@ -218,7 +289,6 @@ class _Progress:
         if not match:
             return
         percent, text = float(match.group(1)), match.group(2)
-        self.bar.update(self.task, completed=percent)
         running = self.RUNNING.match(text)
         words = text.split()
         if running:
@@ -227,6 +297,12 @@ class _Progress:
             status = " ".join(words[1:])
             self.done += 1
             self.failed += status.startswith("failed")
+            with self._lock:
+                if self.counts is None and self.results_dir is not None:
+                    self.counts = point_counts(self.results_dir, self.bench)
+                self.done_points += (self.counts or {}).get(words[0], 0)
+                self.lines_at_done = self._lines()
+            self._refresh()
             self.bar.console.print(f"  [{percent:3.0f}%] {words[0]}  {status}")
             self.bar.update(self.task, description=f"done {words[0]}")
         elif words:
@@ -324,7 +400,7 @@ def _move_results(stage, kind_dir):
 
 
 def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", bench=None,
-              show_stderr=False, replace=False, stream=None):
+              show_stderr=False, replace=False, remeasure=True, stream=None):
     """Run the asv suite on the working tree; return a SuiteRun (its ``results_dir``
     is ``results_dir/<kind>``).
 
@@ -333,8 +409,10 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
     "quick" or "tiny"); ``bench`` an asv ``-b`` regular expression;
     ``show_stderr`` puts the benchmarks' own output in the log;
     ``replace`` allows replacing results of the same commit, kind and
-    machine (ResultsExist otherwise, before anything runs).  Progress goes to
-    ``stream`` (stdout).
+    machine (ResultsExist otherwise, before anything runs); ``remeasure``
+    runs a second asv pass over the step points the report would flag as
+    noisy (at most REMEASURE_MAX, noisiest first), whose new samples replace
+    the first ones.  Progress goes to ``stream`` (stdout).
     """
     kind = run_kind(grid, quick)
     _asv()
@@ -374,31 +452,122 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
         log = stack.enter_context(open(log_path, "w", encoding="utf-8"))
         staged = _stage_existing(earlier, kind_dir, stage, commit)
         config = write_config(repo_root, stage, tmp)
-        cmd = [sys.executable, "-m", "asv", "run", "--config", str(config), "--python=same",
-               "--set-commit-hash", commit, "--launch-method", "forkserver"]
+        base = [sys.executable, "-m", "asv", "run", "--config", str(config), "--python=same",
+                "--set-commit-hash", commit, "--launch-method", "forkserver"]
         if quick:
-            cmd.append("--quick")
-        if bench:
-            cmd += ["--bench", bench]
+            base.append("--quick")
         if show_stderr:
-            cmd.append("--show-stderr")
+            base.append("--show-stderr")
         say(f"running the benchmark suite ({GRIDS[grid].description}"
             f"{', asv --quick' if quick else ''}) on the working tree; "
             f"asv's output: {_relative(log_path)}")
-        with _Progress(log, stream) as progress:
-            code = run_supervised(cmd, cwd=repo_root, env=env, on_line=progress.feed)
+        selection = [bench] if bench else None
+        progress = _asv_pass(base, selection, log, stream, stage, Path(tmp) / "points", env,
+                             repo_root, "the suite")
+        code = progress.code
         seconds = time.perf_counter() - t0
         # asv exits non-zero when some benchmark failed; the others are saved.
         if not _written(stage, staged):
             raise RuntimeError(f"asv run failed (exit status {code}) and wrote no results; "
                                f"see {_relative(log_path)}")
+        second, remeasured = None, (0, 0)
+        picks = noisy_points(stage, commit)[:REMEASURE_MAX] if remeasure and not quick else []
+        if picks:
+            say(f"re-measuring {len(picks)} noisy point(s) once (asv's 99% interval wider "
+                "than the median, or quartiles more than half of it apart"
+                + (f"; the {REMEASURE_MAX} noisiest" if len(picks) == REMEASURE_MAX else "")
+                + ")")
+            log.write(f"\n# lrperf: re-measure pass of {len(picks)} noisy points\n")
+            regexes = ["^" + re.escape(f"{name}({', '.join(point)})") + "$"
+                       for name, point, _ in picks]
+            first = _snapshot(stage, commit, Path(tmp) / "first-pass")
+            try:
+                second = _asv_pass(base, regexes, log, stream, stage, Path(tmp) / "points-2",
+                                   env, repo_root, "re-measure")
+            except KeyboardInterrupt:
+                # The first pass is a whole run: keep it, as it was before the second began.
+                for path, copy in first.items():
+                    os.replace(copy, path)
+                _make_portable(stage, commit)
+                _move_results(stage, kind_dir)
+                say("interrupted during the re-measure pass: the first pass's results are saved")
+                raise
+            still = {(n, p) for n, p, _ in noisy_points(stage, commit)}
+            kept = sum((n, p) in still for n, p, _ in picks)
+            remeasured = (len(picks), kept)
+            say(f"re-measured {len(picks)} point(s): {len(picks) - kept} now calm, {kept} "
+                "still noisy (flagged in the report)")
+            seconds = time.perf_counter() - t0
         _make_portable(stage, commit)
         _move_results(stage, kind_dir)
     if code != 0:
         say(f"warning: asv run exited with status {code}: {progress.failed} benchmark(s) "
             f"failed (see {_relative(log_path)}); the others are saved")
+    if second is not None and second.code != 0:
+        say(f"warning: the re-measure pass exited with status {second.code}; the first "
+            "measurements of its points are kept where it wrote none")
     return SuiteRun(kind_dir, log_path, commit, kind, machine, seconds, code,
-                    progress.done, progress.failed)
+                    progress.done, progress.failed, progress.points, remeasured)
+
+
+def _asv_pass(base, selection, log, stream, stage, points_file, env, repo_root, title):
+    """One ``asv run`` (``base`` plus a ``--bench`` per regex of ``selection``) with
+    its progress shown; returns the _Progress, its exit status as ``code``."""
+    cmd = list(base)
+    for regex in selection or ():
+        cmd += ["--bench", regex]
+    with _Progress(log, stream, results_dir=stage, points_file=points_file, bench=selection,
+                   title=title) as progress:
+        progress.code = run_supervised(cmd, cwd=repo_root,
+                                       env=dict(env, **{PROGRESS_ENV: str(points_file)}),
+                                       on_line=progress.feed)
+    return progress
+
+
+def _snapshot(stage, commit, folder):
+    """Copies of this commit's result files in ``stage``: {file: copy}."""
+    folder.mkdir()
+    copies = {}
+    for i, path in enumerate(stage.glob(f"*/{commit[:8]}-*.json")):
+        copies[path] = folder / f"{i}.json"
+        shutil.copy2(path, copies[path])
+    return copies
+
+
+# The second pass re-runs at most this many points (about 1 s each in the
+# full grid): enough for a quiet machine's few, bounded on a busy one.
+REMEASURE_MAX = 40
+
+
+def noisy_points(stage, commit):
+    """The step points of ``commit`` in ``stage`` that the report's noise rule
+    flags, noisiest first: [(benchmark, asv's param strings, score)]."""
+    from asv.results import Results
+    from asv.util import UserError
+
+    from .grid import BENCH_STEP
+    from .report.analysis import noise_score
+    found = []
+    for path in stage.glob(f"*/{commit[:8]}-*.json"):
+        try:
+            res = Results.load(str(path))
+        except (UserError, OSError, ValueError, KeyError):
+            continue  # not one asv wrote in this run: nothing to re-measure there
+        if BENCH_STEP not in res.get_all_result_keys():
+            continue
+        params = res.get_result_params(BENCH_STEP)
+        values = res.get_result_value(BENCH_STEP, params)
+        stats = res.get_result_stats(BENCH_STEP, params) or [None] * len(values)
+        for point, value, st in zip(itertools.product(*params), values, stats):
+            if (not isinstance(value, (int, float)) or not math.isfinite(value)
+                    or not isinstance(st, dict)):
+                continue
+            spread = [st.get(k) for k in ("ci_99_a", "ci_99_b", "q_25", "q_75")]
+            score = float(noise_score(value, *(math.nan if x is None else x for x in spread)))
+            if score > 1:
+                found.append((BENCH_STEP, tuple(point), score))
+    found.sort(key=lambda f: -f[2])
+    return found
 
 
 def _session_members(sid):

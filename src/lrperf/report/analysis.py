@@ -94,12 +94,23 @@ def grid_points(frame, name):
     return rows
 
 
+def noise_score(value, ci_low, ci_high, q_25, q_75):
+    """How far past the noise rule a point is (NOISE_CI_SHARE, NOISE_IQR_SHARE):
+    noisy when over 1.  Scalars or Series; a spread asv did not give counts 0."""
+    ci = np.nan_to_num(np.divide(np.subtract(ci_high, ci_low), NOISE_CI_SHARE * np.asarray(value,
+                                                                                       float)))
+    iqr = np.nan_to_num(np.divide(np.subtract(q_75, q_25), NOISE_IQR_SHARE * np.asarray(value,
+                                                                                       float)))
+    return np.maximum(ci, iqr)
+
+
 def noisy(rows):
-    """The noise rule (see NOISE_CI_SHARE and NOISE_IQR_SHARE) as a boolean Series."""
-    v = rows["value"]
-    wide_ci = (rows["ci_high"] - rows["ci_low"]) > NOISE_CI_SHARE * v
-    wide_iqr = (rows["q_75"] - rows["q_25"]) > NOISE_IQR_SHARE * v
-    return (wide_ci.fillna(False) | wide_iqr.fillna(False)).astype(bool)
+    """The noise rule (see noise_score) as a boolean Series."""
+    if rows.empty:
+        return pd.Series(False, index=rows.index, dtype=bool)
+    score = noise_score(*(rows[c].astype(float).to_numpy()
+                          for c in ("value", "ci_low", "ci_high", "q_25", "q_75")))
+    return pd.Series(score > 1, index=rows.index, dtype=bool)
 
 
 def is_different(a, b):

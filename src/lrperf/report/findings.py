@@ -2,6 +2,7 @@
 import math
 
 from .. import grid
+from ..study import REMEASURE_MAX
 from . import analysis as an
 
 hb, hs, shape_text = an.human_bytes, an.human_seconds, an.shape_text
@@ -195,7 +196,9 @@ def _noise_block(report):
     return [f"- **Noisy points** ({len(flagged)} of {len(report.steps)}; asv's 99% interval "
             f"wider than the median, or quartiles more than {100 * an.NOISE_IQR_SHARE:.0f}% "
             f"of it apart; widest first): {pts}{more}. Their ratios above are less certain; "
-            "measure again (`lrperf study --replace`) on a quieter machine."]
+            "`lrperf study` measures such points once more before the report (at most "
+            f"{REMEASURE_MAX}, unless --no-remeasure or asv --quick), so these stayed noisy; measure again "
+            "(`lrperf study --replace`) on a quieter machine."]
 
 
 def _first_call_block(report):
