@@ -42,6 +42,9 @@ Contracts that readers of the results (``lrperf.report``) rely on
   sizes, seconds to run: CI and the report's fixture).
 
 Numba compilation never falls in a timing: setup runs the step once first.
+At 2 or more threads setup ends with a pause of ``measure.DEFAULT_GAP_S``
+(0.3 s) and one untimed call: the correctness check below ran numpy, whose
+BLAS threads spin after a call and would steal a core from the first samples.
 Setup also checks the point's result against the ``numpy`` strategy (as
 perfplot does): a strategy that computes the wrong thing fails (null), it is
 not timed.

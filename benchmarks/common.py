@@ -5,6 +5,7 @@ timeraw_, peakmem_, mem_ or track_.
 """
 import math
 import os
+import time
 
 import numpy as np
 
@@ -169,6 +170,12 @@ class Point:
         self.call_s = self._measure(self.X, self.Y, 1.0, bound)
         _check(strategy, n_x, m, "measured", self.call_s, bound, bound)
         self._check_equal_to_numpy()
+        if threads > 1 and strategy != "numpy":
+            # The check ran numpy, whose BLAS threads now spin for a while; on 2
+            # cores they would steal this strategy's core in the first samples
+            # (bimodal times).  Let them park, then wake this strategy's own pool.
+            time.sleep(measure.DEFAULT_GAP_S)
+            self.propagate(self.w, 0.0, self.X, self.Y)
 
     def _check_equal_to_numpy(self):
         """As perfplot does: a point whose result is wrong fails instead of timing."""
