@@ -311,6 +311,10 @@ def test_study_ends_with_a_summary_and_writes_the_report_outside_tracked_files(
     assert "results: .asv/results/tiny (commit a83eb0b1, machine vm, tiny run)" in out
     assert "asv log: .asv/results/tiny/asv.log" in out
     assert "report:  lrperf-out/tiny/README.md" in out
+    learned = out.split("what this run found")[1].split("results:")[0]
+    assert re.search(r"fastest \(layout C, 2 threads\): \w+ \d+×\d+", learned), learned
+    assert re.search(r"largest speedup over numpy \(layout F, 2 threads\): \w+ [\d.]+× at "
+                     r"\d+×\d+", learned), learned
     assert sorted(p.name for p in checkout.iterdir()) == [".asv", "lrperf-out"]
 
 

@@ -165,12 +165,19 @@ def cmd_study(args):
     from .report import build_report  # lazily: pandas, matplotlib
     print(f"building the report in {_shown(out)}", flush=True)
     t1 = time.perf_counter()
-    report_dir = build_report(run.results_dir, out)
+    learned = {}
+    report_dir = build_report(run.results_dir, out, summaries=learned)
     html_dir = study.publish_html(repo_root, run.results_dir, log=run.log)
     report_s = time.perf_counter() - t1
     failed = f", {run.failed} failed" if run.failed else ""
     print(f"done in {_duration(time.perf_counter() - t0)}: suite {_duration(run.seconds)} "
           f"({run.benchmarks} benchmarks{failed}), report {_duration(report_s)}")
+    lines = learned.get(run.machine) or next(iter(learned.values()), [])
+    if lines:
+        print("what this run found (every number from one measured shape; the report has "
+              "the rest):")
+        for line in lines:
+            print(f"  {line}")
     print(f"  results: {_shown(run.results_dir)} (commit {run.commit[:8]}, "
           f"machine {run.machine or '?'}, {run.kind} run)")
     print(f"  asv log: {_shown(run.log)}")

@@ -42,11 +42,14 @@ def _write_machine(report, folder, results_label, draw):
     return [name for _, name in made]
 
 
-def build_report(results_dir=".asv/results", out_dir="lrperf-out/report", figures=True):
+def build_report(results_dir=".asv/results", out_dir="lrperf-out/report", figures=True,
+                 summaries=None):
     """Write the report of every machine in ``results_dir`` to ``out_dir``; return ``out_dir``.
 
     ``figures=False`` writes the text and results.csv only (seconds instead of
-    tens of seconds: drawing is most of a report's time).
+    tens of seconds: drawing is most of a report's time).  A dict given as
+    ``summaries`` receives {machine: a few lines of what was learned} (the
+    end of ``lrperf study``).
 
     Raises NoResultsError (a ValueError) when nothing usable is found; damaged
     files are skipped with a ReportWarning naming them.
@@ -63,6 +66,9 @@ def build_report(results_dir=".asv/results", out_dir="lrperf-out/report", figure
         name = _safe_name(report.machine)
         with replacing_folder(out_dir / name) as tmp:
             made = _write_machine(report, tmp, label, figures)
+        if summaries is not None:
+            from .findings import summary
+            summaries[report.machine] = summary(report)
         index.append(f"- [{report.machine}]({name}/README.md): "
                      f"{cpu_line(report.description, report.asv_machine)}; commit "
                      f"`{report.commit[:8]}`, {len(report.steps)} step points, figures: "
