@@ -201,6 +201,26 @@ def test_a_point_with_a_wide_interval_is_flagged(results, tmp_path):
     out = build_report(results, tmp_path / "out", figures=False) / "vm"
     line = _finding((out / "README.md").read_text(), "Noisy points")
     assert line.startswith("- **Noisy points** (1 of ")
+    assert "Whether they were measured twice is not recorded" in line
+
+
+def test_the_noise_finding_says_what_the_study_did_for_its_own_commit_only(results, tmp_path):
+    from lrperf.report.load import write_sidecar
+    test_a_point_with_a_wide_interval_is_flagged(results, tmp_path / "first")
+    write_sidecar(_result_file(results), {"cpu": "x", "study": {"remeasured": {
+        "points": 3, "still_noisy": 1, "max": 40}}})
+    out = build_report(results, tmp_path / "out", figures=False) / "vm"
+    line = _finding((out / "README.md").read_text(), "Noisy points")
+    assert ("`lrperf study` measured 3 flagged point(s) a second time (at most 40, noisiest "
+            "first) and 1 stayed noisy") in line
+    newer = _second_commit(results)  # no description of its own: the older one's study
+    out = build_report(results, tmp_path / "out2", figures=False) / "vm"   # is not its
+    line = _finding((out / "README.md").read_text(), "Noisy points")
+    assert "Whether they were measured twice is not recorded" in line
+    write_sidecar(newer, {"study": {"remeasured": None}})
+    out = build_report(results, tmp_path / "out3", figures=False) / "vm"
+    line = _finding((out / "README.md").read_text(), "Noisy points")
+    assert "They were measured once (asv --quick, or `lrperf study --no-remeasure`)" in line
 
 
 def test_history_needs_two_commits_and_is_drawn_at_the_cat_size_or_nearest(results, tmp_path):

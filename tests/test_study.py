@@ -434,6 +434,10 @@ def test_noisy_points_are_measured_once_more_and_only_they(tmp_path, home, monke
     assert _saved_values(run) == {n: (2.0 if n == noisy else 1.0)
                                   for n in map(_name, itertools.product(*STEP_PARAMS))}
     assert run.remeasured == (1, 0)
+    sidecar = json.loads((run.results_dir / MACHINE / PORTABLE.replace(
+        ".json", ".lrperf-machine.jsonl")).read_text())
+    assert sidecar["study"] == {"remeasured": {"points": 1, "still_noisy": 0,
+                                               "max": study.REMEASURE_MAX}}
     shown = (tmp_path / "out.txt").read_text()
     assert "re-measuring 1 noisy point(s) once" in shown
     assert "re-measured 1 point(s): 1 now calm, 0 still noisy" in shown
@@ -450,8 +454,12 @@ def test_a_point_still_noisy_is_counted_and_calm_runs_have_no_second_pass(
     for kwargs in ({"remeasure": False}, {"quick": True}):
         fake = NoisyAsv({noisy: WIDE})
         monkeypatch.setattr(study, "run_supervised", fake)
-        _run(tmp_path / "other", tmp_path / "out.txt", grid="tiny", replace=True, **kwargs)
+        other = _run(tmp_path / "other", tmp_path / "out.txt", grid="tiny", replace=True,
+                     **kwargs)
         assert len(fake.calls) == 1, kwargs
+        sidecar = json.loads((other.results_dir / MACHINE / PORTABLE.replace(
+            ".json", ".lrperf-machine.jsonl")).read_text())
+        assert sidecar["study"] == {"remeasured": None}
     fake = NoisyAsv({})
     monkeypatch.setattr(study, "run_supervised", fake)
     _run(tmp_path / "calm", tmp_path / "out.txt", grid="tiny")

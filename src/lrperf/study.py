@@ -365,11 +365,12 @@ def describe_machine():
     return {**machine_info(), "tuning": plan(thread_counts(), DTYPES)}
 
 
-def _make_portable(stage, commit):
+def _make_portable(stage, commit, run_info=None):
     """Rename asv's result files of this run to the portable environment name and
     drop the interpreter's path from them (a report must not show the paths of
     the machine that ran it).  A file asv named otherwise than predicted is left
-    as asv wrote it."""
+    as asv wrote it.  ``run_info`` (what this study did, e.g. its re-measure
+    pass) goes into the sidecar as its "study" entry."""
     for path in stage.glob(f"*/{commit[:8]}-*.json"):
         if path.name != asv_result_name(path.parent.name, commit):
             continue
@@ -383,8 +384,11 @@ def _make_portable(stage, commit):
         target.write_text(json.dumps(data), encoding="utf-8")
         path.unlink()
     from .report.load import write_sidecar
+    info = describe_machine()
+    if run_info is not None:
+        info["study"] = run_info
     for path in stage.glob(f"*/{commit[:8]}-*.json"):
-        write_sidecar(path, describe_machine())
+        write_sidecar(path, info)
 
 
 def _move_results(stage, kind_dir):
@@ -498,7 +502,10 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
             say(f"re-measured {len(picks)} point(s): {len(picks) - kept} now calm, {kept} "
                 "still noisy (flagged in the report)")
             seconds = time.perf_counter() - t0
-        _make_portable(stage, commit)
+        _make_portable(stage, commit, {
+            "remeasured": None if not remeasure or quick else {
+                "points": remeasured[0], "still_noisy": remeasured[1],
+                "max": REMEASURE_MAX}})
         _move_results(stage, kind_dir)
     if code != 0:
         say(f"warning: asv run exited with status {code}: {progress.failed} benchmark(s) "

@@ -215,11 +215,12 @@ def ceiling_at(ceiling, size, threads):
 def _description(descriptions, machine, commit, env, frame):
     if (machine, commit, env) in descriptions:
         return descriptions[(machine, commit, env)]
-    # The newest description of this machine, from any commit.
+    # The newest description of this machine, from any commit; what a study did
+    # (its "study" entry) belongs to that commit's run only.
     for c in reversed(frame.sort_values("date")["commit"].unique().tolist()):
         for (m, cc, _), d in descriptions.items():
             if m == machine and cc == c:
-                return d
+                return {k: v for k, v in d.items() if k != "study"}
     return {}
 
 

@@ -122,9 +122,10 @@ def draw_time(report):
 
 
 def _competitors(report, steps):
-    """Strategies that come within COMPETES of numpy in at least one facet."""
+    """Strategies that come within COMPETES of numpy in at least one facet (calm points)."""
     best = {}
-    for (layout, threads), sel in steps.groupby(["layout", "threads"]):
+    calm = steps[~steps["noisy"]]  # one bimodal numpy point must not qualify a slow strategy
+    for (layout, threads), sel in calm.groupby(["layout", "threads"]):
         table = an.shape_table(sel)
         for s in report.strategies:
             if s != "numpy" and s in table and "numpy" in table:
@@ -205,16 +206,19 @@ def draw_scaling(report):
         sel = an.select(steps, layout=layout)
         t1, tn = an.shape_table(sel[sel["threads"] == one]), an.shape_table(sel[sel["threads"]
                                                                                == most])
-        values = []
+        values, ratios = [], {}
         for s in report.strategies:
             if s in t1 and s in tn:
-                ratio = t1[s] / tn[s]
+                ratios[s] = ratio = t1[s] / tn[s]
                 _lines(ax, ratio, family, style[s], s)
                 values += ratio.dropna().tolist()
-        flagged = sel[sel["noisy"] & (sel["threads"] == most)]
-        if len(flagged):
-            ax.scatter(flagged["size"], [1.0] * len(flagged), marker="x", color="red", s=25,
-                       label="noisy point (see findings)", zorder=5)
+        # Ring each ratio whose 1- or n-thread time is noisy, where it is drawn.
+        marks = {(r.size, float(ratios[r.strategy].get((r.n_x, r.m), np.nan)))
+                 for r in sel[sel["noisy"]].itertuples() if r.strategy in ratios}
+        marks = sorted((x, y) for x, y in marks if np.isfinite(y))
+        if marks:
+            ax.scatter(*zip(*marks), marker="o", facecolors="none", edgecolors="red", s=90,
+                       linewidths=1.2, label="noisy time behind it (see findings)", zorder=5)
         ax.axhline(1.0, color="grey", lw=1, ls="--", label="no gain")
         ax.axhline(most / one, color="black", lw=1, ls=":", label=f"ideal ({most / one:g}×)")
         _size_axis(ax, family)

@@ -2,7 +2,6 @@
 import math
 
 from .. import grid
-from ..study import REMEASURE_MAX
 from . import analysis as an
 
 hb, hs, shape_text = an.human_bytes, an.human_seconds, an.shape_text
@@ -195,10 +194,23 @@ def _noise_block(report):
             "q_25, q_75)" if len(flagged) > MAX_NOISY_LISTED else "")
     return [f"- **Noisy points** ({len(flagged)} of {len(report.steps)}; asv's 99% interval "
             f"wider than the median, or quartiles more than {100 * an.NOISE_IQR_SHARE:.0f}% "
-            f"of it apart; widest first): {pts}{more}. Their ratios above are less certain; "
-            "`lrperf study` measures such points once more before the report (at most "
-            f"{REMEASURE_MAX}, unless --no-remeasure or asv --quick), so these stayed noisy; measure again "
-            "(`lrperf study --replace`) on a quieter machine."]
+            f"of it apart; widest first): {pts}{more}. Their ratios above are less certain. "
+            f"{_remeasured(report)} Measure again (`lrperf study --replace`) on a quieter "
+            "machine."]
+
+
+def _remeasured(report):
+    """What the study that made these results did about noisy points (its sidecar)."""
+    study = (report.description or {}).get("study")
+    if not isinstance(study, dict) or "remeasured" not in study:
+        return ("Whether they were measured twice is not recorded (results of `asv run`, "
+                "or of an older lrperf).")
+    done = study["remeasured"]
+    if not isinstance(done, dict):
+        return "They were measured once (asv --quick, or `lrperf study --no-remeasure`)."
+    return (f"`lrperf study` measured {done.get('points')} flagged point(s) a second time "
+            f"(at most {done.get('max')}, noisiest first) and {done.get('still_noisy')} "
+            "stayed noisy; those points show their second measurement.")
 
 
 def _first_call_block(report):
