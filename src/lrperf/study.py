@@ -240,6 +240,7 @@ class _Progress:
         self.failed = 0
         self.done_points = 0
         self.lines_at_done = 0
+        self.points = (None, None)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, daemon=True)
@@ -254,12 +255,10 @@ class _Progress:
         self._poller.join()
         self._refresh()
         self.bar.stop()
-
-    @property
-    def points(self):
-        """(points announced by their processes, points selected); None where unknown."""
         total = sum(self.counts.values()) if self.counts is not None else None
-        return self._lines(), total
+        # (points announced by their processes, points selected; None if unknown),
+        # kept: the progress file goes with the run's temporary folder.
+        self.points = (self._lines(), total)
 
     def _lines(self):
         try:
