@@ -88,6 +88,7 @@ class GpuStep:
 def _setup_read(nbytes):
     # asv skips a point only when setup raises NotImplementedError; from the
     # body it would be recorded as a failure.
+    announce()
     if nbytes > _gpu().device_info()["free_bytes"] // 2:
         raise NotImplementedError(f"skipped: {nbytes} bytes is over half the free device memory")
 
@@ -111,4 +112,9 @@ track_h2d_bandwidth.params = [["pageable", "pinned"]]
 track_h2d_bandwidth.param_names = ["host"]
 track_h2d_bandwidth.unit = "GB/s"
 track_h2d_bandwidth.timeout = 120
-track_h2d_bandwidth.setup = lambda host: _gpu()
+def _setup_h2d(host):
+    announce()
+    _gpu()
+
+
+track_h2d_bandwidth.setup = _setup_h2d
