@@ -140,6 +140,23 @@ def test_a_closed_output_pipe_is_quiet():
     assert err == "", err
 
 
+def _default_sigint():
+    # A child started from a shell without job control (`.ci/run &` in a script)
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt
+    # handler; give the child the disposition a terminal user's process has.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _end(proc):
+    """Kill ``proc`` if it still runs, and close its pipes (no ResourceWarning later)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
 def _wait_for(stream, text, timeout=120.0):
     """Read ``stream`` line by line until a line contains ``text``; return what was read."""
     seen = []
@@ -160,15 +177,14 @@ def test_train_stops_with_one_line(signum, code, words):
     proc = subprocess.Popen(
         [sys.executable, "-m", "lrperf.cli", "train", "--strategy", "numba",
          "--iterations", "100000000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+        preexec_fn=_default_sigint)
     try:
         _wait_for(proc.stdout, "Cost after iteration 0")
         proc.send_signal(signum)
         _, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _end(proc)
     assert proc.returncode == code, err
     assert err.count("\n") == 1 and words in err and "Traceback" not in err, err
 
@@ -214,7 +230,8 @@ def _alive(pid):
 def test_an_interrupted_study_leaves_no_process_behind(signum):
     pytest.importorskip("psutil")
     proc = subprocess.Popen([sys.executable, "-c", SUPERVISOR, FAKE_ASV],
-                            stdout=subprocess.PIPE, text=True, env=_env())
+                            stdout=subprocess.PIPE, text=True, env=_env(),
+                            preexec_fn=_default_sigint)
     try:
         line = _wait_for(proc.stdout, "pids").split()
         pids = [int(p) for p in line[line.index("pids") + 1:]]
@@ -225,9 +242,7 @@ def test_an_interrupted_study_leaves_no_process_behind(signum):
         proc.send_signal(signum)
         out, _ = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _end(proc)
     assert proc.returncode == 130 and "stopped" in out
     deadline = time.monotonic() + 10
     while any(_alive(p) for p in pids) and time.monotonic() < deadline:
