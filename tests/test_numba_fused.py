@@ -106,6 +106,38 @@ def test_c_order_tiles_with_partial_last_tile(monkeypatch):
     assert_matches(numba_fused(w, b, np.ascontiguousarray(X), Y), reference_step(w, b, X, Y))
 
 
+# F order in pairs (X in cache) and pipelined groups of 2 and 4 examples: m
+# with every remainder of a group, one group or less per thread, and n_x of
+# every SIMD tail.
+@pytest.mark.parametrize("params", [Params("columns", 0, 0, 2), Params("groups", 0, 0, 2),
+                                    Params("groups", 0, 0, 4)], ids=["pairs", "g2", "g4"])
+@pytest.mark.parametrize("n_x,m", [(37, 53), (5, 1), (3, 2), (9, 3), (16, 7), (130, 9), (1, 19)])
+def test_f_order_groups_match_fsum_reference(params, n_x, m, threads, monkeypatch):
+    monkeypatch.setattr(fused_module, "FORCED", params)
+    w, b, X, Y = problem(n_x, m, seed=n_x + m)
+    want = reference_step(w, b, X, Y)
+    for nthreads in sorted({1, min(2, MAX_THREADS)}):
+        numba.set_num_threads(nthreads)
+        for name, Xv, Yv in layouts(X, Y):
+            if abs(Xv.strides[0]) <= abs(Xv.strides[1]):
+                assert_matches(numba_fused(w, b, Xv, Yv), want)
+        # float32 X is read as it is and summed in float64: float64-level agreement
+        # with the reference on its values.
+        X32 = np.asfortranarray(X, dtype=np.float32)
+        assert_matches(numba_fused(w, b, X32, Y), reference_step(w, b, X32.astype(np.float64), Y))
+
+
+@pytest.mark.parametrize("group", [2, 4])
+def test_f_order_groups_are_bit_identical_run_to_run(group, threads, monkeypatch):
+    monkeypatch.setattr(fused_module, "FORCED", Params("groups", 0, 0, group))
+    w, b, X, Y = problem(300, 2001, seed=4)
+    X = np.asfortranarray(X)
+    numba.set_num_threads(min(2, MAX_THREADS))
+    first = numba_fused(w, b, X, Y)
+    again = numba_fused(w, b, X, Y)
+    assert np.array_equal(again[0], first[0]) and again[1:] == first[1:]
+
+
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_same_thread_count_is_bit_identical(order, threads, c_kernel):
     w, b, X, Y = problem(300, 2001, seed=2)

@@ -137,7 +137,24 @@ def test_defaults_derive_from_the_caches():
     assert tuning.resolve(tuning.Choice("tiles", 1.0, 0), 4096, 8, SKX).ahead == 0
     assert tuning.default_choice("C", "DRAM")[0].variant == "tiles"
     assert tuning.default_choice("C", "L3")[0].variant == "rows"
-    assert tuning.default_choice("F", "DRAM")[0].variant == "columns"
+    assert tuning.default_choice("F", "DRAM")[0].variant == "groups"
+    assert tuning.default_choice("F", "L3")[0].variant == "groups"
+    assert tuning.default_choice("F", "L2")[0].variant == "groups"
+
+
+def test_f_order_groups_fit_half_the_l2():
+    # Two groups of columns, w and a float64 dw row in half of one core's L2:
+    # 4 x 4096 doubles: (8 * 8 + 2 * 8) * 4096 = 320 KB, within 512 KB (SKX) but not 256 KB (Zen 2).
+    columns = tuning.Choice("groups")
+    assert tuning.resolve(columns, 4096, 8, SKX) == tuning.Params("groups", 0, 0, 4)
+    assert tuning.resolve(columns, 4096, 8, ZEN2).group == 2
+    assert tuning.resolve(columns, 4096, 4, ZEN2).group == 4    # float32: 192 KB
+    assert tuning.resolve(columns, 12288, 8, SKX).group == 2    # 960 KB for groups of 4
+    assert tuning.resolve(columns, 1 << 20, 8, SKX).group == 2  # nothing fits: the narrowest
+    # Columns shorter than an eighth of the L1d (4 KB of SKX's 32 KB) are not pipelined.
+    assert tuning.resolve(columns, 511, 8, SKX) == tuning.Params("columns", 0, 0, 2)
+    assert tuning.resolve(columns, 512, 8, SKX).variant == "groups"
+    assert tuning.resolve(columns, 1023, 4, SKX).variant == "columns"
 
 
 def test_key_names_layout_size_class_threads_dtype():

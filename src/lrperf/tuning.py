@@ -53,6 +53,15 @@ _MIN_AHEAD, _MAX_AHEAD = 4, 512
 # A candidate replaces the cache-derived default only when faster by this
 # factor: a noisy, shared machine must not flip the choice on a 1% blip.
 MARGIN = 1.05
+# F order: examples per group, widest first (4 measured 1.12x faster than 2
+# at 4096 x 50000 on Skylake-SP, where 4 x 12288 features no longer fit the L2
+# and 2 was 1.05x faster).
+COLUMN_GROUPS = (4, 2)
+# ... and pipelined only for columns of at least this share of the L1d: shorter
+# ones are done before the next group's reads would have stalled (Skylake-SP,
+# 1 thread: pairs 1.09x faster at 3 KB columns, groups 1.28x faster at 6 KB;
+# scripts/bench_columns.py times all three loops on the running machine).
+MIN_PIPELINED_COLUMN_L1 = 1 / 8
 
 
 class TuningWarning(UserWarning):
@@ -62,7 +71,7 @@ class TuningWarning(UserWarning):
 @dataclasses.dataclass(frozen=True)
 class Choice:
     """One way to run the C-order kernel: ``tile_l2`` is the tile's size in L2s."""
-    variant: str            # "rows" or "tiles" ("columns": F order, nothing to choose)
+    variant: str            # "rows" or "tiles"; F order: "columns" or "groups" (derived)
     tile_l2: float = 1.0
     prefetch: float = 1.0   # multiple of the default prefetch distance; 0: none
 
@@ -75,10 +84,12 @@ class Choice:
 
 @dataclasses.dataclass(frozen=True)
 class Params:
-    """What the kernel is called with: loop, examples per tile, rows prefetched ahead."""
+    """What the kernel is called with: loop, examples per tile, rows prefetched ahead;
+    for F order (``columns``), examples per group."""
     variant: str
     tile: int
     ahead: int
+    group: int = 2
 
 
 def _caches(facts):
@@ -94,9 +105,29 @@ def _l1(facts):
     return _caches(facts).get("L1d", 32 << 10)
 
 
+def column_group(n_x, itemsize, facts=None):
+    """Examples per group of the F-order loop at ``n_x`` features of ``itemsize`` bytes.
+
+    The loop holds two groups of columns (this one, whose dw update reads it
+    again, and the next, being read from memory) plus w and a dw row (float64)
+    in one core's L2; the widest group in ``COLUMN_GROUPS`` whose working set
+    fits half of it, else the narrowest.
+    """
+    facts = cpu_facts() if facts is None else facts
+    n_x = max(int(n_x), 1)
+    for group in COLUMN_GROUPS:
+        if (2 * group * itemsize + 2 * 8) * n_x <= _l2(facts) // 2:
+            return group
+    return COLUMN_GROUPS[-1]
+
+
 def resolve(choice, n_x, itemsize, facts=None):
     """The kernel's arguments for ``choice`` at ``n_x`` rows of ``itemsize`` bytes."""
     facts = cpu_facts() if facts is None else facts
+    if choice.variant == "groups":
+        if max(int(n_x), 1) * itemsize < _l1(facts) * MIN_PIPELINED_COLUMN_L1:
+            return Params("columns", 0, 0, 2)
+        return Params("groups", 0, 0, column_group(n_x, itemsize, facts))
     if choice.variant != "tiles":
         return Params(choice.variant, 0, 0)
     per_example = max(int(n_x), 1) * itemsize
@@ -122,7 +153,12 @@ def key(layout, nbytes, threads, dtype, facts=None):
 def default_choice(layout, cls):
     """(Choice, why) from the caches alone."""
     if layout != "C":
-        return Choice("columns"), "F order: one pass, column by column (nothing to tune)"
+        return Choice("groups"), ("F order: groups of examples, the dot of the next group "
+                                  "in the same loop as the dw update of this one (pairs, "
+                                  "not pipelined, for columns shorter than "
+                                  f"{MIN_PIPELINED_COLUMN_L1:g} L1d); the widest group of "
+                                  f"{'/'.join(map(str, COLUMN_GROUPS))} whose two groups of "
+                                  "columns, w and dw fit half of one core's L2")
     if cls != "DRAM":
         return (Choice("rows"), f"X is held by {cls}: two passes over whole rows (long "
                                 "contiguous streams), the second one from cache")
@@ -133,7 +169,7 @@ def default_choice(layout, cls):
 def candidates(layout, cls):
     """Every Choice the tuner may time for a key (rows, then tile widths)."""
     if layout != "C":
-        return [Choice("columns")]
+        return [default_choice(layout, cls)[0]]
     return [Choice("rows")] + [Choice("tiles", t) for t in TILE_L2_CANDIDATES]
 
 
@@ -192,7 +228,7 @@ def _valid(entry):
     except (KeyError, TypeError, ValueError):
         return None
     sane = 0 < choice.tile_l2 < 1e6 and 0 <= choice.prefetch < 1e6  # NaN fails both
-    return choice if sane and choice.variant in ("rows", "tiles", "columns") else None
+    return choice if sane and choice.variant in ("rows", "tiles", "columns", "groups") else None
 
 
 def load_wisdom(path=None, facts=None):
@@ -354,7 +390,8 @@ def plan(thread_counts, dtypes=("float64",)):
     """What C-ordered X of every size class would get here, and why: recorded with a run.
 
     {"mode", "machine_id", "cpu", "caches", "wisdom_path", "keys": {key:
-    {"choice", "source", "why"}}}; tile widths are in L2s (examples depend on n_x).
+    {"choice", "source", "why"}}, "F": {...}}; tile widths are in L2s (examples
+    depend on n_x); "F": {size class: {"choice", "why"}} for F-ordered X (derived, never tuned).
     """
     how = mode()
     record = tuning_record()
@@ -371,7 +408,11 @@ def plan(thread_counts, dtypes=("float64",)):
                     why = f"fastest timed on this machine ({wisdom[k].get('tuned_at')})"
                 keys[k] = {"choice": choice.name, "source": source, "why": why}
     record.pop("choices")
-    return {**record, "mode": how, "keys": keys}
+    columns = {}
+    for cls in ("L1", "L2", "L3", "DRAM"):
+        choice, why = default_choice("F", cls)
+        columns[cls] = {"choice": choice.name, "why": why}
+    return {**record, "mode": how, "keys": keys, "F": columns}
 
 
 def tuning_record():

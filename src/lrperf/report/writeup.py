@@ -32,7 +32,8 @@ def _tuning(plan):
     tuned = sum(isinstance(k, dict) and k.get("source") == "wisdom" for k in keys)
     return (f"LRPERF_TUNING={plan.get('mode', '?')}: {tuned} of {len(keys)} keys (layout/"
             "size class/threads/dtype) timed on this machine by `lrperf tune`, the others "
-            "derived from the cache sizes")
+            "derived from the cache sizes; F order: pipelined groups of examples sized to "
+            "the L2 (derived)")
 
 
 def machine_section(report):

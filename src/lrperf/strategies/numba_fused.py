@@ -7,9 +7,12 @@ is still in cache, so X comes from memory once per step.
 
 The loop order follows the layout:
 
-* columns contiguous (Fortran order, the course's layout): per pair of
-  examples, dot with w, then dw += x * dz on the same columns (two columns of
-  4096 features are 64 KB, still in L1/L2 when the second loop runs);
+* columns contiguous (Fortran order, the course's layout): groups of
+  examples, software-pipelined: the dot products of the next group run in
+  the same loop as dw += x * dz for this group, whose columns are still in
+  L2, so memory is read without a pause; groups of 4 or 2 examples, as many
+  as the L2 holds (``lrperf.tuning.column_group``); for columns shorter than
+  an eighth of the L1d, pairs of examples, dot then dw update;
 * rows contiguous (C order), ``tiles``: tiles of ``block`` examples; z for
   the tile row by row, then dw row by row over the same tile, which is still
   in cache; the z pass of the next tile runs in the same loop as the dw pass
@@ -20,7 +23,8 @@ The loop order follows the layout:
 
 Which C-order loop, how wide the tiles and how far the prefetch is chosen
 per machine by ``lrperf.tuning``: derived from the cache sizes, or the
-fastest candidates timed on this machine ("wisdom", ``lrperf tune``).
+fastest candidates timed on this machine ("wisdom", ``lrperf tune``); the F
+order's group is derived from the cache sizes.
 
 Examples are split into one fixed chunk per thread (depends only on m and the
 thread count), each thread accumulates into its own row of a
@@ -167,12 +171,128 @@ def _reduce(dws, sums, n_x, m):
     return dw, db / m, cost / m
 
 
+@nb.njit(fastmath={"reassoc"}, cache=True)
+def _dot2_axpy2(w, n0, n1, acc, a0, x0, a1, x1, n):
+    """acc += a0 x0 + a1 x1 (this pair, in cache) while dotting the next pair (from memory)."""
+    s0 = 0.0
+    s1 = 0.0
+    for j in range(n):
+        wj = w[j]
+        s0 += wj * n0[j]
+        s1 += wj * n1[j]
+        acc[j] += a0 * x0[j] + a1 * x1[j]
+    return s0, s1
+
+
+@nb.njit(fastmath={"reassoc"}, cache=True)
+def _dot4_axpy4(w, n0, n1, n2, n3, acc, a0, x0, a1, x1, a2, x2, a3, x3, n):
+    """_dot2_axpy2 for groups of four: w and acc pass through the core once per four."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    for j in range(n):
+        wj = w[j]
+        s0 += wj * n0[j]
+        s1 += wj * n1[j]
+        s2 += wj * n2[j]
+        s3 += wj * n3[j]
+        acc[j] += (a0 * x0[j] + a1 * x1[j]) + (a2 * x2[j] + a3 * x3[j])
+    return s0, s1, s2, s3
+
+
+@nb.njit(cache=True)
+def _axpy4c(acc, a0, x0, a1, x1, a2, x2, a3, x3, n):
+    for j in range(n):
+        acc[j] += (a0 * x0[j] + a1 * x1[j]) + (a2 * x2[j] + a3 * x3[j])
+
+
+@nb.njit(cache=True)
+def _dz(z, y):
+    """(loss, dz) of one example."""
+    return loss_jit(z, y), sigmoid_jit(z) - y
+
+
+@nb.njit(cache=True)
+def _dz2(z0, z1, b, Y, i):
+    """dz of examples i and i + 1, and their sums of losses and of dz."""
+    l0, d0 = _dz(z0 + b, Y[i])
+    l1, d1 = _dz(z1 + b, Y[i + 1])
+    return d0, d1, l0 + l1, d0 + d1
+
+
+@nb.njit(cache=True)
+def _pairs_plain(w, b, XT, Y, acc, lo, hi, n_x):
+    """Examples lo.. in pairs, dot then dw update; returns (next example, db, cost).
+
+    For short columns: they are done before the next pair's reads would stall,
+    and these loops cost less per call than the pipelined ones (which check
+    more arrays for overlap).
+    """
+    db = 0.0
+    cost = 0.0
+    i = lo
+    while i + 1 < hi:
+        x0 = XT[i]
+        x1 = XT[i + 1]
+        z0, z1 = _dot2(w, x0, x1, n_x)
+        d0, d1, loss, dz = _dz2(z0, z1, b, Y, i)
+        cost += loss
+        db += dz
+        _axpy2(acc, d0, x0, d1, x1, n_x)
+        i += 2
+    return i, db, cost
+
+
+@nb.njit(cache=True)
+def _pairs(w, b, XT, Y, acc, lo, hi, n_x):
+    """Examples lo.. in pairs, software-pipelined; returns (next example, db, cost)."""
+    db = 0.0
+    cost = 0.0
+    i = lo
+    if i + 1 < hi:
+        z0, z1 = _dot2(w, XT[i], XT[i + 1], n_x)
+        while i + 1 < hi:
+            d0, d1, loss, dz = _dz2(z0, z1, b, Y, i)
+            cost += loss
+            db += dz
+            if i + 3 < hi:
+                z0, z1 = _dot2_axpy2(w, XT[i + 2], XT[i + 3], acc, d0, XT[i], d1, XT[i + 1], n_x)
+            else:
+                _axpy2(acc, d0, XT[i], d1, XT[i + 1], n_x)
+            i += 2
+    return i, db, cost
+
+
+@nb.njit(cache=True)
+def _quads(w, b, XT, Y, acc, lo, hi, n_x):
+    """Examples lo.. in groups of four, software-pipelined; returns (next example, db, cost)."""
+    db = 0.0
+    cost = 0.0
+    i = lo
+    if i + 3 < hi:
+        z0, z1, z2, z3 = _dot4(XT[i], XT[i + 1], XT[i + 2], XT[i + 3], w, n_x)
+        while i + 3 < hi:
+            d0, d1, loss01, dz01 = _dz2(z0, z1, b, Y, i)
+            d2, d3, loss23, dz23 = _dz2(z2, z3, b, Y, i + 2)
+            cost += loss01 + loss23
+            db += dz01 + dz23
+            if i + 7 < hi:
+                z0, z1, z2, z3 = _dot4_axpy4(
+                    w, XT[i + 4], XT[i + 5], XT[i + 6], XT[i + 7], acc,
+                    d0, XT[i], d1, XT[i + 1], d2, XT[i + 2], d3, XT[i + 3], n_x)
+            else:
+                _axpy4c(acc, d0, XT[i], d1, XT[i + 1], d2, XT[i + 2], d3, XT[i + 3], n_x)
+            i += 4
+    return i, db, cost
+
+
 # Takes X.T (m, n_x), whose rows are the examples: a column X[:, i] of an
 # F-ordered X is typed as a 1-D 'F' array by Numba and its dot ran at half the
 # speed (measured), and an X of shape (n_x, 1) would be typed 'C' and compile
 # this kernel a second time.
 @nb.njit(parallel=True, cache=True)
-def _step_columns(w, b, XT, Y, nthreads, row):
+def _step_columns(w, b, XT, Y, nthreads, row, group, pipelined):
     m, n_x = XT.shape
     dws = np.zeros((nthreads, row))
     sums = np.zeros((nthreads, 2))
@@ -181,35 +301,23 @@ def _step_columns(w, b, XT, Y, nthreads, row):
         lo = min(m, t * chunk)
         hi = min(m, lo + chunk)
         acc = dws[t]
-        db = 0.0
-        cost = 0.0
-        # Two examples per sweep: w and this thread's dw row go through the
-        # core once per pair (measured 15% faster than one at a time).
-        i = lo
-        while i + 1 < hi:
-            x0 = XT[i]
-            x1 = XT[i + 1]
-            z0, z1 = _dot2(w, x0, x1, n_x)
-            z0 += b
-            z1 += b
-            y0 = Y[i]
-            y1 = Y[i + 1]
-            cost += loss_jit(z0, y0)
-            cost += loss_jit(z1, y1)
-            d0 = sigmoid_jit(z0) - y0
-            d1 = sigmoid_jit(z1) - y1
-            db += d0
-            db += d1
-            _axpy2(acc, d0, x0, d1, x1, n_x)
-            i += 2
-        if i < hi:
+        # Groups of examples: w and this thread's dw row go through the core
+        # once per group.  Pipelined: the dot of the next group runs in the
+        # same loop as the dw update of this one (from cache), so memory is
+        # read without a pause while the in-cache work is done.
+        if not pipelined:
+            i, db, cost = _pairs_plain(w, b, XT, Y, acc, lo, hi, n_x)
+        elif group >= 4:
+            i, db, cost = _quads(w, b, XT, Y, acc, lo, hi, n_x)
+        else:
+            i, db, cost = _pairs(w, b, XT, Y, acc, lo, hi, n_x)
+        while i < hi:
             x = XT[i]
-            z = _dot(w, x, n_x) + b
-            y = Y[i]
-            cost += loss_jit(z, y)
-            dz = sigmoid_jit(z) - y
+            loss, dz = _dz(_dot(w, x, n_x) + b, Y[i])
+            cost += loss
             db += dz
             _axpy(acc, dz, x, n_x)
+            i += 1
         sums[t, 0] = db
         sums[t, 1] = cost
     return _reduce(dws, sums, n_x, m)
@@ -356,6 +464,7 @@ def _step_rows(w, b, X, Y, nthreads):
 
 # A tuning.Params used instead of the tuned/derived choice (tests force each loop).
 FORCED = None
+COLUMN_VARIANTS = ("columns", "groups")  # F order; "rows" and "tiles" are C order
 
 
 def run_params(w, b, X, Y, params, nthreads=None):
@@ -368,11 +477,20 @@ def run_params(w, b, X, Y, params, nthreads=None):
 
 def step(w, b, X, Y):
     nthreads = nb.get_num_threads()
+    forced = FORCED
     if abs(X.strides[0]) <= abs(X.strides[1]):  # columns contiguous (or nearly)
-        return _step_columns(w, b, X.T, Y, nthreads, _pad(X.shape[0]))
+        if forced is None or forced.variant not in COLUMN_VARIANTS:
+            forced = None
+        # Pipelined or not, and how many examples per group: from the caches
+        # (lrperf.tuning).
+        params = forced or tuning.params_for("F", X, nthreads)
+        return _step_columns(w, b, X.T, Y, nthreads, _pad(X.shape[0]), params.group,
+                             params.variant == "groups")
+    if forced is not None and forced.variant in COLUMN_VARIANTS:
+        forced = None
     # The loop, tile width and prefetch distance depend on the caches: derived
     # from their sizes or tuned on this machine (lrperf.tuning); one dict
     # lookup once a shape has been seen.
-    params = FORCED or tuning.params_for(
+    params = forced or tuning.params_for(
         "C", X, nthreads, run=lambda p: run_params(w, b, X, Y, p, nthreads))
     return run_params(w, b, X, Y, params, nthreads)
