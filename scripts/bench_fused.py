@@ -128,10 +128,16 @@ def markdown(cases, info, mode):
     for c in cases:
         choices.update(c["tuning"])
     if choices:
-        lines += ["", "What numba_fused chose for C-ordered X (lrperf.tuning):", ""]
-        lines += [f"- {k}: {v['choice']} (tile {v['tile']}, prefetch {v['ahead']} rows) "
-                  f"-- {v['source']}: {v['why']}" for k, v in sorted(choices.items())]
+        lines += ["", "What numba_fused chose (lrperf.tuning):", ""]
+        lines += [f"- {k}: {v['choice']} ({_knobs(v)}) -- {v['source']}: {v['why']}"
+                  for k, v in sorted(choices.items())]
     return "\n".join(lines)
+
+
+def _knobs(v):
+    if v["variant"] in ("columns", "groups"):
+        return f"groups of {v.get('group')} examples"
+    return f"tile {v['tile']}, prefetch {v['ahead']} rows"
 
 
 def write_json(path, payload):

@@ -214,3 +214,32 @@ def test_does_not_modify_inputs():
     numba_fused(w, b, np.asfortranarray(X), Y)
     for before, after in zip(copies, (w, X, Y)):
         assert np.array_equal(before, after)
+
+
+def _bench_columns():
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[1] / "scripts" / "bench_columns.py"
+    spec = importlib.util.spec_from_file_location("bench_columns", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_columns_prints_one_row_per_shape_and_thread_count(capsys):
+    assert _bench_columns().main(["--shapes", "64x500", "600x9", "--threads", "1",
+                                  "--rounds", "1"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines()
+            if line.startswith("| 64 x 500") or line.startswith("| 600 x 9")]
+    assert len(rows) == 2
+    # 512-byte columns are shorter than an eighth of any L1d: pairs, not pipelined.
+    assert rows[0].split("|")[7].strip() == "pairs"
+
+
+@pytest.mark.parametrize("shape", ["64", "0x5", "ax3"])
+def test_bench_columns_refuses_a_bad_shape_in_one_line(shape, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _bench_columns().main(["--shapes", shape])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"a shape is N_XxM with both >= 1, got {shape!r}" in err
