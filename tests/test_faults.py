@@ -140,11 +140,19 @@ def test_a_closed_output_pipe_is_quiet():
     assert err == "", err
 
 
-def _default_sigint():
-    # A child started from a shell without job control (`.ci/run &` in a script)
-    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt
-    # handler; give the child the disposition a terminal user's process has.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# A child started from a shell without job control (`.ci/run &` in a script) inherits
+# SIGINT ignored, and Python then installs no KeyboardInterrupt handler. The child
+# restores the handler a terminal user's process has, itself: a preexec_fn would run
+# the parent's fork hooks, and JAX's (once imported by an earlier test) warns, which
+# pytest turns into an error.
+DEFAULT_SIGINT = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+
+
+def _cli(*args):
+    """argv that runs ``lrperf <args>`` in a child with the usual SIGINT handler."""
+    code = (DEFAULT_SIGINT + "import runpy, sys; sys.argv[0] = 'lrperf'; "
+            "runpy.run_module('lrperf.cli', run_name='__main__', alter_sys=True)")
+    return [sys.executable, "-c", code, *args]
 
 
 def _end(proc):
@@ -175,10 +183,8 @@ def _wait_for(stream, text, timeout=120.0):
 def test_train_stops_with_one_line(signum, code, words):
     # numba: an interrupt inside compiled code is the case that used to give a SystemError.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lrperf.cli", "train", "--strategy", "numba",
-         "--iterations", "100000000"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
-        preexec_fn=_default_sigint)
+        _cli("train", "--strategy", "numba", "--iterations", "100000000"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
     try:
         _wait_for(proc.stdout, "Cost after iteration 0")
         proc.send_signal(signum)
@@ -205,7 +211,7 @@ FAKE_ASV = textwrap.dedent("""
     time.sleep(120)
 """)
 
-SUPERVISOR = textwrap.dedent("""
+SUPERVISOR = DEFAULT_SIGINT + textwrap.dedent("""
     import signal, sys
     from lrperf import cli, study
     signal.signal(signal.SIGTERM, cli._terminate)
@@ -230,8 +236,7 @@ def _alive(pid):
 def test_an_interrupted_study_leaves_no_process_behind(signum):
     pytest.importorskip("psutil")
     proc = subprocess.Popen([sys.executable, "-c", SUPERVISOR, FAKE_ASV],
-                            stdout=subprocess.PIPE, text=True, env=_env(),
-                            preexec_fn=_default_sigint)
+                            stdout=subprocess.PIPE, text=True, env=_env())
     try:
         line = _wait_for(proc.stdout, "pids").split()
         pids = [int(p) for p in line[line.index("pids") + 1:]]
