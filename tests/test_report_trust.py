@@ -10,6 +10,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -87,7 +88,8 @@ def test_step_time_comes_from_the_exact_benchmark_never_from_optimize(results, t
 
 @pytest.mark.parametrize("damage, named", [
     ("machine_json_list", "machine.json"),
-    ("integer_commit_hash", ".json"),
+    ("integer_commit_hash", ".json"),  # asv's own load refuses it
+    ("non_hex_commit_hash", "commit_hash must be a hex string, got '../x'"),
     ("threads_1_5", ".json"),
     ("deeply_nested", ".json"),
     ("garbage_strategy", ".json"),
@@ -100,6 +102,9 @@ def test_a_damaged_field_skips_its_file_or_point_with_a_warning_naming_it(
     elif damage == "integer_commit_hash":
         _second_commit(results)
         _edit(path, lambda d: d.update(commit_hash=12345))
+    elif damage == "non_hex_commit_hash":
+        _second_commit(results)
+        _edit(path, lambda d: d.update(commit_hash="../x"))
     elif damage == "threads_1_5":
         def threads(d):
             row = dict(zip(d["result_columns"], d["results"][STEP]))
@@ -117,6 +122,7 @@ def test_a_damaged_field_skips_its_file_or_point_with_a_warning_naming_it(
         _edit(path, garbage)
     with pytest.warns(ReportWarning) as caught:
         out = build_report(results, tmp_path / "out", figures=False)
+    # The warning names the file (results path) and, where it is the file's, the field.
     assert any(named in str(w.message) and str(results) in str(w.message) for w in caught)
     readme = (out / "vm" / "README.md").read_text()
     assert "numpy" in readme and "rm -rf" not in readme
@@ -126,9 +132,28 @@ def test_a_damaged_field_skips_its_file_or_point_with_a_warning_naming_it(
 
 
 def test_a_fifo_named_like_a_result_file_is_skipped_not_waited_on(results, tmp_path):
-    os.mkfifo(results / "vm" / "zzzzzzzz-fifo.json")
-    with pytest.warns(ReportWarning, match="zzzzzzzz-fifo.json"):
-        build_report(results, tmp_path / "out", figures=False)
+    fifo = results / "vm" / "zzzzzzzz-fifo.json"
+    os.mkfifo(fifo)
+    # Should the report open the FIFO, it would wait for a writer forever: a
+    # writer that turns up after 30 s ends that wait, and the test fails
+    # instead of hanging CI.
+    import threading
+
+    def late_writer():
+        if not done.wait(30):
+            with open(fifo, "w") as f:
+                f.write("{}")
+
+    done = threading.Event()
+    writer = threading.Thread(target=late_writer, daemon=True)
+    writer.start()
+    t0 = time.monotonic()
+    try:
+        with pytest.warns(ReportWarning, match="zzzzzzzz-fifo.json"):
+            build_report(results, tmp_path / "out", figures=False)
+    finally:
+        done.set()
+    assert time.monotonic() - t0 < 30, "the report waited on the FIFO"
 
 
 def test_an_unreadable_machine_folder_is_named(results, tmp_path, monkeypatch):
