@@ -2,7 +2,8 @@
 
 Modules: ``step`` (one ``propagate``: time, peak memory, bandwidth; 100-step
 ``optimize``), ``first_call`` (compilation / cache-load cost), ``hardware``
-(memory read bandwidth and the machine description), ``common`` (grid, threads,
+(memory read bandwidth and the machine description), ``accuracy`` (errors against the exact step),
+``xla`` (what XLA compiled for jax_xla), ``common`` (grid, threads,
 data, skip estimates; no benchmarks).
 
 Contracts that readers of the results (``lrperf.report``) rely on
@@ -34,6 +35,12 @@ Contracts that readers of the results (``lrperf.report``) rely on
 * ``first_call.FirstCall.timeraw_first_call`` (s), params ``strategy`` and
   ``cache`` ("cold": empty Numba cache dir, "warm": filled by a previous
   process): the first ``propagate`` in a fresh interpreter.
+* ``xla.Program.track_dots`` / ``track_x_reads`` / ``track_dot_fusions``
+  (``grid.BENCH_XLA_*``, params ``grid.XLA_PARAMS`` = ``n_x``, ``m``,
+  ``layout``, at the grid's largest shape): what XLA compiled for jax_xla's
+  step, counted in its optimized HLO (dots, passes over X, fused dots).
+* ``accuracy.Accuracy.track_error_dw`` / ``track_error_cost`` (relative error
+  against the 50-digit step, params ``grid.ACCURACY_PARAMS``).
 * Skipped points (estimated call time over a bound, see ``common.MAX_CALL_S``
   and ``MAX_OPTIMIZE_CALL_S``) are NaN in the results; failures are null.
 * ``LRPERF_BENCH_GRID`` selects the grid: unset or "full" (n_x 12..12288,

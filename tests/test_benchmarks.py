@@ -236,3 +236,23 @@ def test_study_needs_a_checkout(tmp_path, monkeypatch):
     monkeypatch.setattr(study, "__file__", str(tmp_path / "lrperf" / "study.py"))
     with pytest.raises(FileNotFoundError, match="asv.conf.json"):
         study.find_repo_root(tmp_path)
+
+
+def test_what_xla_compiled_is_recorded_at_the_grid_largest_shape(tiny_results):
+    results, log = tiny_results
+    shape = (max(grid.GRIDS["tiny"].n_x), max(grid.GRIDS["tiny"].m))
+    available = "jax_xla" in lrperf.available()
+    if available:
+        from lrperf.strategies import jax_xla
+        summaries = {lay: jax_xla.hlo_summary(*shape, transposed=lay == "F") for lay in "CF"}
+    for name, count in ((grid.BENCH_XLA_DOTS, lambda s: s["dots"]),
+                        (grid.BENCH_XLA_X_READS, lambda s: len(s["x_reads"])),
+                        (grid.BENCH_XLA_DOT_FUSIONS,
+                         lambda s: sum("dot" in f["ops"] for f in s["fusions"]))):
+        axes, values = _grid_values(results, name)
+        assert axes == [[shape[0]], [shape[1]], ["C", "F"]], name
+        for (_, _, layout), value in values.items():
+            if available:
+                assert value == count(summaries[layout]), (name, layout, log[-3000:])
+            else:
+                assert value is not None and math.isnan(value), (name, value)

@@ -39,6 +39,14 @@ READ_PARAMS = ("nbytes", "threads")
 BENCH_ERROR_DW = "accuracy.Accuracy.track_error_dw"
 BENCH_ERROR_COST = "accuracy.Accuracy.track_error_cost"
 ACCURACY_PARAMS = ("strategy", "n_x", "m", "dtype")
+# What XLA compiled for jax_xla's step (benchmarks/xla.py), counted in its
+# optimized HLO at the grid's largest shape, params XLA_PARAMS, unit
+# "instructions": dot instructions, instructions that read X, fusions that
+# hold a dot.  The report sets them beside the measured step (issue 13).
+BENCH_XLA_DOTS = "xla.Program.track_dots"
+BENCH_XLA_X_READS = "xla.Program.track_x_reads"
+BENCH_XLA_DOT_FUSIONS = "xla.Program.track_dot_fusions"
+XLA_PARAMS = ("n_x", "m", "layout")
 # GPU strategies (benchmarks/gpu.py; skipped without a GPU): one step, params
 # GPU_STEP_PARAMS, "resident" (X on the device) or "transfer" (X moved every
 # call); the device's read ceiling by working-set size (GB/s, param "nbytes");

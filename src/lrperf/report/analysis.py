@@ -37,6 +37,9 @@ class MachineReport:
     bandwidth: pd.DataFrame  # newest commit, achieved GB/s with ceiling and share
     ceiling: pd.DataFrame    # nbytes (NA: one size only), threads, value (GB/s)
     first_call: pd.DataFrame
+    accuracy: pd.DataFrame   # strategy, n_x, m, dtype, error_dw, error_cost (newest commit)
+    xla: pd.DataFrame        # n_x, m, layout, dots, x_reads, dot_fusions (newest commit)
+    optimize: pd.DataFrame   # newest commit, ok 100-step optimize times, per point
     strategies: list
     layouts: list
     threads: list
@@ -224,6 +227,29 @@ def _description(descriptions, machine, commit, env, frame):
     return {}
 
 
+def _wide(cur, names, index):
+    """One row per point of ``index``, one column per benchmark of ``names`` ({name: column})."""
+    rows = _ok(cur[cur["benchmark"].isin(list(names))])
+    if rows.empty:
+        return pd.DataFrame(columns=[*index, *names.values()])
+    t = rows.pivot_table(index=index, columns="benchmark", values="value", aggfunc="first")
+    t = t.rename(columns=names).reset_index()
+    t.columns.name = None
+    return t
+
+
+def accuracy_table(cur):
+    """Errors of dw and of the cost against the exact step, per strategy, shape and dtype."""
+    return _wide(cur, {grid.BENCH_ERROR_DW: "error_dw", grid.BENCH_ERROR_COST: "error_cost"},
+                 ["strategy", "n_x", "m", "dtype"])
+
+
+def xla_table(cur):
+    """What XLA compiled for jax_xla's step, per shape and layout (benchmarks/xla.py)."""
+    return _wide(cur, {grid.BENCH_XLA_DOTS: "dots", grid.BENCH_XLA_X_READS: "x_reads",
+                       grid.BENCH_XLA_DOT_FUSIONS: "dot_fusions"}, ["n_x", "m", "layout"])
+
+
 def analyse_machine(machine, rows, asv_machine, descriptions):
     cur = latest(rows)
     commit, env = cur["commit"].iloc[0], cur["environment"].iloc[0]
@@ -247,6 +273,8 @@ def analyse_machine(machine, rows, asv_machine, descriptions):
         description=_description(descriptions, machine, commit, env, rows),
         asv_machine=asv_machine, rows=rows, steps=steps, history=history,
         bandwidth=bandwidth, ceiling=ceiling, first_call=first,
+        accuracy=accuracy_table(cur), xla=xla_table(cur),
+        optimize=grid_points(cur, grid.BENCH_OPTIMIZE),
         strategies=strategy_order(steps["strategy"].unique().tolist()),
         layouts=sorted(steps["layout"].dropna().unique().tolist()) or ["C"],
         threads=sorted(int(t) for t in steps["threads"].dropna().unique()) or [1],

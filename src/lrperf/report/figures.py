@@ -268,12 +268,57 @@ def draw_history(report):
     return fig
 
 
+def accuracy_points(report):
+    """(shape, rows): step time and dw error per strategy and dtype, at the largest
+    shape with both (layout F, as the accuracy benchmarks; most threads)."""
+    acc = report.accuracy
+    if acc.empty:
+        return None, None
+    steps = an.select(report.steps, layout="F", threads=report.threads[-1])
+    pts = acc.merge(steps[["strategy", "n_x", "m", "dtype", "value"]],
+                    on=["strategy", "n_x", "m", "dtype"]).dropna(subset=["error_dw", "value"])
+    if pts.empty:
+        return None, None
+    shape = max(zip(pts["n_x"], pts["m"]), key=lambda s: (s == grid.CAT_SHAPE, s[0] * s[1]))
+    return shape, pts[(pts["n_x"] == shape[0]) & (pts["m"] == shape[1])]
+
+
+def draw_accuracy(report):
+    shape, pts = accuracy_points(report)
+    if shape is None:
+        return None
+    style = _style(report.strategies)
+    fig, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
+    floor = 1e-18  # an exact result would sit at 0, off a log axis
+    for r in pts.itertuples():
+        st = style.get(r.strategy, {"color": "grey", "marker": "o"})
+        filled = r.dtype == "float64"
+        ax.scatter(r.value, max(r.error_dw, floor), marker=st["marker"], s=70,
+                   facecolors=st["color"] if filled else "none", edgecolors=st["color"],
+                   linewidths=1.5, label=f"{r.strategy}, {r.dtype}", zorder=3)
+    for dtype, ls in (("float64", ":"), ("float32", "--")):
+        eps = float(np.finfo(dtype).eps)
+        ax.axhline(eps, color="grey", lw=0.8, ls=ls)
+        ax.annotate(f"{dtype} machine epsilon", (0.99, eps), xycoords=("axes fraction", "data"),
+                    ha="right", va="bottom", fontsize=7, color="grey")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("time per step (s)")
+    ax.set_ylabel("relative error of dw against the exact step")
+    ax.set_title(f"{an.shape_text(*shape)}, layout F, {an.threads_text(report.threads[-1])}: "
+                 "filled float64 X, hollow float32 X")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    return fig
+
+
 FIGURES = [
     Figure("time_vs_size", "Time per step against the size of X", draw_time),
     Figure("speedup", "Speedup over numpy, for the strategies that compete with it",
            draw_speedup),
     Figure("bandwidth", "Achieved bandwidth against the read ceiling", draw_bandwidth),
     Figure("thread_scaling", "Thread scaling", draw_scaling),
+    Figure("accuracy", "Speed against accuracy, per strategy and dtype of X", draw_accuracy),
     Figure("history", "Time per step across commits, at the cat data's size", draw_history),
 ]
 

@@ -230,6 +230,127 @@ def _first_call_block(report):
             "any timing above): " + "; ".join(parts) + "."]
 
 
+def _reads(strategy, dtype):
+    """How a strategy reads X of ``dtype``: natively (and what it sums in) or through a
+    float64 copy; from the registry (None: not registered here)."""
+    from ..registry import STRATEGIES
+    record = STRATEGIES.get(strategy)
+    if record is None:
+        return None
+    if dtype not in record.dtypes:
+        return "gets a float64 copy"
+    return f"reads it, sums in {record.accumulation(dtype)}"
+
+
+def _accuracy_block(report):
+    acc = report.accuracy
+    if acc.empty:
+        return []
+    out = []
+    names = report.strategies + sorted(set(acc["strategy"]) - set(report.strategies))
+    for dtype in [d for d in grid.DTYPES if d in set(acc["dtype"])]:
+        sel = acc[acc["dtype"] == dtype]
+        parts = []
+        for s in names:
+            r = sel[sel["strategy"] == s]
+            if r.empty or r["error_dw"].isna().all():
+                continue
+            worst = r.loc[r["error_dw"].idxmax()]
+            how = _reads(s, dtype) if dtype != "float64" else None
+            text = (f"{s}{f' ({how})' if how else ''} dw {worst.error_dw:.2g} at "
+                    f"{_at((worst.n_x, worst.m), dtype)}")
+            if r["error_cost"].notna().any():
+                text += f", cost {r['error_cost'].max():.2g}"
+            parts.append(text)
+        if parts:
+            top = acc.loc[(acc["n_x"] * acc["m"]).idxmax()]
+            out.append(f"- **Accuracy, {dtype} X** (largest relative error against the exact "
+                       f"50-digit step on the same values, over n_x × m up to "
+                       f"{shape_text(top.n_x, top.m)}, layout F): " + "; ".join(parts) + ".")
+    return out
+
+
+def _trade_block(report):
+    """The float32 trade in two sentences: bytes, speed and error per dtype, at one shape."""
+    if "float32" not in report.dtypes:
+        return []
+    threads = report.threads[-1]
+    sel = an.select(report.steps, layout="F", threads=threads)
+    d64 = an.shape_table(sel[sel["dtype"] == "float64"])
+    d32 = an.shape_table(sel[sel["dtype"] == "float32"])
+    both = [s for s in report.strategies if s in d64 and s in d32
+            and (d64[s] / d32[s]).notna().any()]
+    if not both:
+        return []
+    ratios = {s: (d64[s] / d32[s]).dropna() for s in both}
+    shapes = set.intersection(*(set(r.index) for r in ratios.values()))
+    if not shapes:
+        return []
+    shape = max(shapes, key=lambda sh: sh[0] * sh[1])
+    acc = report.accuracy
+    errors = []
+    for s in both:
+        worst = {d: acc[(acc["strategy"] == s) & (acc["dtype"] == d)]["error_dw"].max()
+                 for d in grid.DTYPES} if len(acc) else {}
+        if all(math.isfinite(worst.get(d, math.nan)) for d in grid.DTYPES):
+            how = _reads(s, "float32")
+            errors.append(f"{s} {worst['float64']:.2g} in float64, {worst['float32']:.2g} "
+                          f"in float32{f' (it {how})' if how else ''}")
+    speed = "; ".join(f"{s} {hs(d64.loc[shape, s])} in float64, {hs(d32.loc[shape, s])} in "
+                      f"float32 ({ratios[s][shape]:.3g}×)" for s in both)
+    text = (f"- **The float32 trade** (layout F, {an.threads_text(threads)}, "
+            f"{shape_text(*shape)}): float32 X is {hb(grid.nbytes(*shape, 'float32'))} a step "
+            f"instead of {hb(grid.nbytes(*shape))}: {speed}.")
+    if errors:
+        text += (" The largest relative error of dw against the exact step (accuracy "
+                 "benchmarks): " + "; ".join(errors) + ".")
+    return [text]
+
+
+def _xla_block(report):
+    """What XLA compiled (benchmarks/xla.py), beside jax_xla's measured step."""
+    prog = report.xla
+    if prog.empty or "x_reads" not in prog or prog["x_reads"].isna().all():
+        return []
+    out = []
+    for r in prog.dropna(subset=["x_reads"]).itertuples():
+        n_x, m, layout = int(r.n_x), int(r.m), r.layout
+        reads = int(r.x_reads)
+        fused = "" if not math.isfinite(getattr(r, "dot_fusions", math.nan)) else (
+            f", {int(r.dot_fusions)} fusion(s) holding a dot")
+        dots = "" if not math.isfinite(getattr(r, "dots", math.nan)) else f"{int(r.dots)} dot(s)"
+        verdict = (f"X is read {reads} times per step, as numpy reads it (numba_fused: once)"
+                   if reads >= 2 else "X is read once per step")
+        text = (f"- **What XLA compiled** (jax_xla's optimized HLO at {_at((n_x, m))}, layout "
+                f"{layout}): {dots}{fused}; {reads} instruction(s) take X as an operand, so "
+                f"{verdict}.")
+        steps = an.select(report.steps, n_x=n_x, m=m, layout=layout, dtype="float64")
+        jax_threads = sorted(int(t) for t in steps[steps["strategy"] == "jax_xla"]["threads"])
+        if jax_threads:
+            t = jax_threads[-1]
+            at = an.select(steps, threads=t).set_index("strategy")["value"]
+            opt = an.select(report.optimize, n_x=n_x, m=m, layout=layout, dtype="float64",
+                            threads=t)
+            opt = opt[opt["strategy"] == "jax_xla"]["value"]
+            times = [f"jax_xla {hs(at['jax_xla'])} per `propagate` (converts X for XLA on "
+                     "every call)"]
+            if len(opt):
+                times.append(f"{hs(opt.iloc[0] / grid.OPTIMIZE_ITERATIONS)} per step of "
+                             f"`optimize` (once per {grid.OPTIMIZE_ITERATIONS} steps)")
+            times += [f"{s} {hs(at[s])}" for s in ("numpy", "numba_fused") if s in at]
+            text += f" Measured at {an.threads_text(t)}: " + "; ".join(times) + "."
+        out.append(text)
+    measured = sorted({int(t) for t in
+                       report.steps[report.steps["strategy"] == "jax_xla"]["threads"]})
+    if measured:
+        out.append("- **jax_xla's threads**: its points ran at "
+                   + ", ".join(an.threads_text(t) for t in measured)
+                   + " only: XLA sizes its thread pool when JAX starts, so the suite skips "
+                   "the other thread counts (`python scripts/bench_jax.py` pins a process "
+                   "to one core for them).")
+    return out
+
+
 def findings(report):
     if report.steps.empty:
         return ["- No step timings in these results."]
@@ -238,7 +359,8 @@ def findings(report):
         for threads in report.threads:
             out += _block(report, layout, threads)
     out += _layout_block(report) + _scaling_block(report) + _ceiling_block(report)
-    out += _dtype_block(report) + _noise_block(report) + _first_call_block(report)
+    out += _dtype_block(report) + _trade_block(report) + _accuracy_block(report)
+    out += _xla_block(report) + _noise_block(report) + _first_call_block(report)
     return out
 
 
