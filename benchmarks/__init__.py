@@ -37,7 +37,7 @@ Contracts that readers of the results (``lrperf.report``) rely on
   process): the first ``propagate`` in a fresh interpreter.
 * ``xla.Program.track_dots`` / ``track_x_reads`` / ``track_dot_fusions``
   (``grid.BENCH_XLA_*``, params ``grid.XLA_PARAMS`` = ``n_x``, ``m``,
-  ``layout``, at the grid's largest shape): what XLA compiled for jax_xla's
+  ``layout``, at the cat shape, else the grid's largest): what XLA compiled for jax_xla's
   step, counted in its optimized HLO (dots, passes over X, fused dots).
 * ``accuracy.Accuracy.track_error_dw`` / ``track_error_cost`` (relative error
   against the 50-digit step, params ``grid.ACCURACY_PARAMS``).

@@ -128,6 +128,19 @@ def test_xla_finding_sets_the_compiled_program_beside_the_times(x_reads, verdict
     assert "2 threads only" in threads
 
 
+def test_xla_times_come_from_the_largest_measured_shape_when_the_compiled_one_was_skipped():
+    frame = _frame()
+    skipped = ((frame["strategy"] == "jax_xla") & (frame["n_x"] == 128)
+               & frame["benchmark"].isin([grid.BENCH_STEP, grid.BENCH_OPTIMIZE]))
+    report = an.analyse_machine("vm", frame[~skipped], {}, {})
+    line = _finding(report, "What XLA compiled** (jax_xla's optimized HLO at 128×209, 214 KB, "
+                            "layout F)")
+    assert "Measured at 16×13, 1.66 KB, the largest shape with a jax_xla step, at 2 threads" in line
+    jax = _time("jax_xla", 16, 13, "F", "float64", 2)
+    assert f"jax_xla {an.human_seconds(jax)} per `propagate`" in line
+    assert f"numpy {an.human_seconds(_time('numpy', 16, 13, 'F', 'float64', 2))}" in line
+
+
 def test_no_xla_rows_no_xla_finding():
     frame = _frame()
     frame = frame[~frame["benchmark"].str.startswith("xla.")]
@@ -153,3 +166,31 @@ def test_without_accuracy_results_the_figure_is_left_out():
     report = an.analyse_machine("vm", frame, {}, {})
     assert figures.draw_accuracy(report) is None
     assert not any("Accuracy" in x for x in report.findings)
+
+
+def test_the_drawn_ceiling_is_the_one_the_shares_use():
+    # Before: drawn with steps-mid, so the line dropped halfway between two ladder
+    # sizes while the shares held the smaller size's value up to the next one.
+    ladder = [(1e4, 100.0), (1e6, 50.0), (1e8, 10.0)]
+    rows = [_row(grid.BENCH_READ_BANDWIDTH, v, type="track", nbytes=n, threads=t)
+            for n, v in ladder for t in (1, 2)]
+    for s in ("numpy", "numba_fused"):
+        for n_x, m in SHAPES:
+            for layout in grid.LAYOUTS:
+                for t in (1, 2):
+                    rows.append(_row(grid.BENCH_BANDWIDTH, 5.0, type="track", strategy=s,
+                                     n_x=n_x, m=m, layout=layout, dtype="float64", threads=t))
+    frame = pd.concat([_frame(), pd.DataFrame(rows)], ignore_index=True)
+    report = an.analyse_machine("vm", frame, {}, {})
+    fig = figures.draw_bandwidth(report)
+    lines = [ln for ax in fig.axes for ln in ax.get_lines()
+             if ln.get_label().startswith("read ceiling B(size)")]
+    assert len(lines) == 4  # one per facet
+    drawn_x, drawn_y = lines[0].get_path().vertices.T  # the staircase as drawn
+    figures.plt.close(fig)
+    for size in (8 * 16 * 13, 2e4, 9.9e5, 1e6, 5e7, 1e8, 8 * 128 * 209):
+        expect = an.ceiling_at(report.ceiling, size, 1)
+        # The drawn height just right of ``size``: the last vertex at or left of it.
+        at = drawn_y[max(i for i, x in enumerate(drawn_x) if x <= size)]
+        assert at == expect, (size, at, expect)
+    assert drawn_x[0] <= 8 * 16 * 13

@@ -428,8 +428,10 @@ def build_parser():
                     "filed under this CPU's model and caches so another CPU never uses it. "
                     "Without wisdom numba_fused uses defaults derived from the cache sizes. "
                     "LRPERF_TUNING=off ignores the wisdom (reproducible runs); "
-                    "LRPERF_TUNING=auto tunes a new key on its first call. Fortran-ordered X "
-                    "has a single loop: nothing to tune. Takes about a minute.")
+                    "LRPERF_TUNING=auto tunes a new key on its first call. For Fortran-ordered X "
+                    "the loop (pipelined groups of 4 or 2 examples, or pairs for short "
+                    "columns) follows from the cache sizes and is not timed here "
+                    "(scripts/bench_columns.py compares them). Takes about a minute.")
     p.add_argument("--threads", type=int, nargs="+", metavar="N", default=None,
                    help="thread counts to tune (default: 1 and all cores Numba may use)")
     p.add_argument("--size-class", nargs="+", choices=["L2", "L3", "DRAM"],

@@ -40,7 +40,7 @@ BENCH_ERROR_DW = "accuracy.Accuracy.track_error_dw"
 BENCH_ERROR_COST = "accuracy.Accuracy.track_error_cost"
 ACCURACY_PARAMS = ("strategy", "n_x", "m", "dtype")
 # What XLA compiled for jax_xla's step (benchmarks/xla.py), counted in its
-# optimized HLO at the grid's largest shape, params XLA_PARAMS, unit
+# optimized HLO at the cat shape (or the grid's largest), params XLA_PARAMS, unit
 # "instructions": dot instructions, instructions that read X, fusions that
 # hold a dot.  The report sets them beside the measured step (issue 13).
 BENCH_XLA_DOTS = "xla.Program.track_dots"

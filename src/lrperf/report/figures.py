@@ -167,6 +167,20 @@ def draw_speedup(report):
     return fig
 
 
+def ceiling_line(ceiling, table=None):
+    """(sizes, GB/s) that draw B(size) with ``drawstyle="steps-post"`` as the shares use it
+    (``analysis.ceiling_at``): each measured point holds from its size up to the next
+    one; below the first the first holds, beyond the last the last.  The line spans
+    the sizes of ``table`` (an (n_x, m) shape table) too."""
+    ladder = ceiling.dropna(subset=["nbytes"]).groupby("nbytes")["value"].max().sort_index()
+    sizes, values = ladder.index.to_numpy(float), ladder.to_numpy(float)
+    drawn = [8.0 * n * m for n, m in table.index] if table is not None and len(table) else []
+    lo = min([sizes[0], *drawn])
+    hi = max([sizes[-1], *drawn]) * 1.5
+    return (np.concatenate([[lo], sizes[1:], [hi]]),
+            np.concatenate([values, [values[-1]]]))
+
+
 def draw_bandwidth(report):
     bw = an.select(report.bandwidth, dtype="float64") if not report.bandwidth.empty else \
         report.bandwidth
@@ -184,9 +198,9 @@ def draw_bandwidth(report):
             ax.axhline(c["value"].max(), color="black", lw=2,
                        label=f"single read ceiling (out of cache): {c['value'].max():.1f} GB/s")
         elif len(c):
-            ladder = c.dropna(subset=["nbytes"]).groupby("nbytes")["value"].max()
-            ax.plot(ladder.index.to_numpy(float), ladder.to_numpy(), color="black", lw=2,
-                    drawstyle="steps-mid", label="read ceiling B(size) on these threads")
+            xs, ys = ceiling_line(c, table)
+            ax.plot(xs, ys, color="black", lw=2, drawstyle="steps-post",
+                    label="read ceiling B(size) on these threads")
         _size_axis(ax, family)
         ax.set_yscale("log")
         ax.set_ylabel("bytes of X read / time (GB/s)")

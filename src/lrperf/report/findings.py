@@ -324,7 +324,15 @@ def _xla_block(report):
         text = (f"- **What XLA compiled** (jax_xla's optimized HLO at {_at((n_x, m))}, layout "
                 f"{layout}): {dots}{fused}; {reads} instruction(s) take X as an operand, so "
                 f"{verdict}.")
-        steps = an.select(report.steps, n_x=n_x, m=m, layout=layout, dtype="float64")
+        layout_steps = an.select(report.steps, layout=layout, dtype="float64")
+        jax = layout_steps[layout_steps["strategy"] == "jax_xla"]
+        where = ""
+        if len(jax) and not ((jax["n_x"] == n_x) & (jax["m"] == m)).any():
+            # Skipped there (estimated too slow): the largest shape it was measured at.
+            big = jax.loc[(jax["n_x"] * jax["m"]).idxmax()]
+            n_x, m = int(big.n_x), int(big.m)
+            where = f" at {_at((n_x, m))}, the largest shape with a jax_xla step,"
+        steps = an.select(layout_steps, n_x=n_x, m=m)
         jax_threads = sorted(int(t) for t in steps[steps["strategy"] == "jax_xla"]["threads"])
         if jax_threads:
             t = jax_threads[-1]
@@ -338,7 +346,7 @@ def _xla_block(report):
                 times.append(f"{hs(opt.iloc[0] / grid.OPTIMIZE_ITERATIONS)} per step of "
                              f"`optimize` (once per {grid.OPTIMIZE_ITERATIONS} steps)")
             times += [f"{s} {hs(at[s])}" for s in ("numpy", "numba_fused") if s in at]
-            text += f" Measured at {an.threads_text(t)}: " + "; ".join(times) + "."
+            text += f" Measured{where} at {an.threads_text(t)}: " + "; ".join(times) + "."
         out.append(text)
     measured = sorted({int(t) for t in
                        report.steps[report.steps["strategy"] == "jax_xla"]["threads"]})
