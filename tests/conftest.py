@@ -1,11 +1,23 @@
 """One fixture parametrizes every strategy: adding a module to
 lrperf/strategies puts it through every test that takes ``strategy``; one
 whose library is missing (``unavailable``) is skipped with that reason."""
+import atexit
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
-import lrperf
+# The tests must not depend on what `lrperf tune` stored on this machine: on a
+# developer's machine and on a clean CI they see the same (empty) wisdom and
+# numba_fused takes its cache-derived defaults.  An explicit LRPERF_WISDOM wins.
+if "LRPERF_WISDOM" not in os.environ:
+    _wisdom_dir = tempfile.mkdtemp(prefix="lrperf-test-wisdom-")
+    atexit.register(shutil.rmtree, _wisdom_dir, ignore_errors=True)
+    os.environ["LRPERF_WISDOM"] = os.path.join(_wisdom_dir, "wisdom.json")
+
+import lrperf  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO_ROOT.parent / "shared" / "data"
