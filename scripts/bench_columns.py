@@ -39,7 +39,7 @@ def _shape(text):
 def _cpu_line():
     cpu = cpu_facts()
     caches = ", ".join(f"{k} {v['bytes'] >> 10} KB" for k, v in cpu["caches"].items())
-    return f"{cpu['cpu']} ({', '.join(cpu['simd'])}; {caches}; {cpu['cores']} cores)"
+    return f"{cpu['cpu']}{' [' + cpu['cpu_id'] + ']' if cpu.get('cpu_id') else ''} ({', '.join(cpu['simd'])}; {caches}; {cpu['cores']} cores)"
 
 
 def _row(n_x, m, threads, rounds):

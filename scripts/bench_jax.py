@@ -227,7 +227,7 @@ def markdown(runs):
     info = runs[0]["machine"]
     caches = ", ".join(f"{k} {v['bytes'] // 1024} KiB" for k, v in info["caches"].items())
     lines = [
-        f"CPU: {info['cpu']} ({info['arch']}), {info['cores']} cores, SIMD "
+        f"CPU: {info['cpu']}{' [' + info['cpu_id'] + ']' if info.get('cpu_id') else ''} ({info['arch']}), {info['cores']} cores, SIMD "
         f"{' '.join(info['simd'])}, caches {caches}; NumPy {info['numpy']} "
         f"(BLAS {info.get('blas')}), Numba {info['numba']}, JAX {runs[0]['jax']}.",
         "",

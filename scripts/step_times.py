@@ -42,7 +42,7 @@ def main(argv=None):
     ref = med.get("numpy")
     cpu = cpu_facts()
     caches = ", ".join(f"{k} {v['bytes'] >> 10} KB" for k, v in cpu["caches"].items())
-    print(f"{cpu['cpu']} ({', '.join(cpu['simd'])}; {caches}; {cpu['cores']} cores)")
+    print(f"{cpu['cpu']}{' [' + cpu['cpu_id'] + ']' if cpu.get('cpu_id') else ''} ({', '.join(cpu['simd'])}; {caches}; {cpu['cores']} cores)")
     print(f"{source}; {args.threads} thread(s); median of {args.repeats} interleaved rounds\n")
     print("| strategy | median time per step | ratio to numpy | first call (incl. JIT) |")
     print("| --- | ---: | ---: | ---: |")

@@ -194,3 +194,16 @@ def test_the_drawn_ceiling_is_the_one_the_shares_use():
         at = drawn_y[max(i for i, x in enumerate(drawn_x) if x <= size)]
         assert at == expect, (size, at, expect)
     assert drawn_x[0] <= 8 * 16 * 13
+
+
+def test_the_machine_is_named_with_family_model_and_stepping():
+    from lrperf.report.writeup import cpu_line, machine_section
+    d = {"cpu": "Intel(R) Xeon(R) Processor", "cpu_id": "GenuineIntel family 6 model 207 stepping 2",
+         "simd": ["avx2", "avx512f"], "caches": {"L2": {"bytes": 2_000_000, "shared_by": 1}},
+         "cores": 2}
+    assert cpu_line(d) == ("Intel(R) Xeon(R) Processor (GenuineIntel family 6 model 207 "
+                           "stepping 2); SIMD avx2/avx512f; L2 2 MB; 2 cores")
+    report = an.analyse_machine("vm", _frame(), {}, {})
+    report.description = d
+    assert ("| CPU vendor, family, model, stepping | GenuineIntel family 6 model 207 stepping 2 |"
+            in machine_section(report))

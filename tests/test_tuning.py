@@ -359,3 +359,20 @@ def test_the_study_records_the_plan_beside_each_result_file():
     assert got["tuning"]["keys"] and all(
         v["source"] == "default" for v in got["tuning"]["keys"].values())  # empty wisdom
     assert got["cpu"] == machine.machine_info()["cpu"]
+
+
+def test_cpu_facts_name_family_model_and_stepping(monkeypatch):
+    import cpuinfo
+    monkeypatch.setattr(cpuinfo, "get_cpu_info", lambda: {
+        "brand_raw": "Intel(R) Xeon(R) Processor", "vendor_id_raw": "GenuineIntel",
+        "family": 6, "model": 207, "stepping": 2, "flags": ["avx2", "avx512f"]})
+    facts = cpu_facts.__wrapped__()  # not the cached facts of this machine
+    assert facts["cpu"] == "Intel(R) Xeon(R) Processor"
+    assert facts["cpu_id"] == "GenuineIntel family 6 model 207 stepping 2"
+
+
+def test_two_cpus_of_one_name_do_not_share_wisdom():
+    # A VM may name an Emerald Rapids and a Sapphire Rapids alike.
+    emr = dict(SKX, cpu_id="GenuineIntel family 6 model 207 stepping 2")
+    spr = dict(SKX, cpu_id="GenuineIntel family 6 model 143 stepping 8")
+    assert tuning.machine_id(emr) != tuning.machine_id(spr)

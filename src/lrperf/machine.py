@@ -71,7 +71,8 @@ def cache_sizes():
 
 @functools.lru_cache(maxsize=1)
 def cpu_facts():
-    """CPU model, SIMD flags that matter, caches, cores and advertised clock."""
+    """CPU model (and vendor/family/model/stepping), SIMD flags that matter, caches,
+    cores and advertised clock."""
     try:
         import cpuinfo
         info = cpuinfo.get_cpu_info()
@@ -84,8 +85,13 @@ def cpu_facts():
                           ("L3", "l3_cache_size")):
             if isinstance(info.get(key), int):
                 caches[name] = {"bytes": info[key], "shared_by": None}
+    # A VM may show only "Intel(R) Xeon(R) Processor": family, model and stepping
+    # still tell two CPUs apart (6/207 is an Emerald Rapids, 6/85 a Skylake-SP).
+    ident = [f"{key} {info[key]}" for key in ("family", "model", "stepping")
+             if isinstance(info.get(key), int)]
     return {
         "cpu": info.get("brand_raw") or platform.processor() or platform.machine(),
+        "cpu_id": " ".join([info.get("vendor_id_raw") or "", *ident]).strip() or None,
         "arch": info.get("arch_string_raw") or platform.machine(),
         "simd": [f for f in SIMD_FLAGS if f in flags],
         "caches": caches,

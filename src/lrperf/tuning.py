@@ -179,10 +179,11 @@ def prefetch_candidates(best):
 
 
 def machine_id(facts=None):
-    """Short hash of what makes a timing portable or not: CPU model, SIMD, caches."""
+    """Short hash of what makes a timing portable or not: CPU model (name, and
+    family/model/stepping where known), SIMD, caches."""
     facts = cpu_facts() if facts is None else facts
-    text = json.dumps([facts["cpu"], facts["arch"], facts["simd"], _caches(facts)],
-                      sort_keys=True)
+    text = json.dumps([facts["cpu"], facts.get("cpu_id"), facts["arch"], facts["simd"],
+                       _caches(facts)], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

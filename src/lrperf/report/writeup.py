@@ -17,7 +17,8 @@ def cpu_line(description, asv_machine=None):
     caches = d.get("caches") or {}
     cache = ", ".join(f"{level} {hb(c['bytes'])}" for level, c in caches.items()
                       if isinstance(c, dict) and c.get("bytes"))
-    parts = [d.get("cpu") or asvm.get("cpu") or "CPU not recorded",
+    name = d.get("cpu") or asvm.get("cpu") or "CPU not recorded"
+    parts = [f"{name} ({d['cpu_id']})" if d.get("cpu_id") else name,
              "SIMD " + "/".join(d["simd"]) if d.get("simd") else None,
              cache or None,
              f"{d.get('cores') or asvm.get('num_cpu')} cores"
@@ -41,6 +42,7 @@ def machine_section(report):
     caches = d.get("caches") or {}
     fields = [("asv machine name", report.machine),
               ("CPU", d.get("cpu") or asvm.get("cpu")),
+              ("CPU vendor, family, model, stepping", d.get("cpu_id")),
               ("SIMD flags that matter", ", ".join(d.get("simd") or []) or None),
               *[(f"{level} cache", f"{hb(c['bytes'])}" + (
                   f", shared by {c['shared_by']} cores" if c.get("shared_by", 1) > 1 else
