@@ -19,7 +19,7 @@ import numpy as np
 
 from lrperf import grid, measure, tuning
 from lrperf.datasets import synthetic
-from lrperf.machine import cpu_facts
+from lrperf.machine import cpu_summary
 from lrperf.strategies import numba_fused
 
 LOOPS = {"pairs": (2, False), "groups 2": (2, True), "groups 4": (4, True)}
@@ -34,12 +34,6 @@ def _shape(text):
         raise argparse.ArgumentTypeError(f"a shape is N_XxM with both >= 1, got {text!r}") \
             from None
     return n_x, m
-
-
-def _cpu_line():
-    cpu = cpu_facts()
-    caches = ", ".join(f"{k} {v['bytes'] >> 10} KB" for k, v in cpu["caches"].items())
-    return f"{cpu['cpu']}{' [' + cpu['cpu_id'] + ']' if cpu.get('cpu_id') else ''} ({', '.join(cpu['simd'])}; {caches}; {cpu['cores']} cores)"
 
 
 def _row(n_x, m, threads, rounds):
@@ -82,7 +76,7 @@ def main(argv=None):
     full = grid.GRIDS["full"]
     shapes = args.shapes or [(n, m) for n in full.n_x for m in full.m]
     thread_counts = args.threads or grid.thread_counts()
-    print(f"Machine: {_cpu_line()}\n")
+    print(f"Machine: {cpu_summary()}\n")
     print("| X (F order) | threads | MB | " + " | ".join(f"{n} ms" for n in LOOPS)
           + " | chosen | chosen over pairs | chosen over numpy |")
     print("| --- | ---: | ---: | " + " | ".join("---:" for _ in LOOPS) + " | --- | ---: | ---: |")

@@ -22,18 +22,12 @@ import numpy as np
 import lrperf
 from lrperf import accuracy, grid, measure
 from lrperf.datasets import synthetic
-from lrperf.machine import cpu_facts, last_level_cache_bytes, read_bandwidth
+from lrperf.machine import cpu_summary, last_level_cache_bytes, read_bandwidth
 
 # Issue 12's goals for numba_fused, checked (not asserted) at the end.
 GOAL_SPEEDUP = 1.8       # float32 over float64
 GOAL_SHARE = 0.80        # of the plain read of the float32 X
 GOAL_OVER_NUMPY = 1.5    # over numpy on float32
-
-
-def _cpu_line():
-    cpu = cpu_facts()
-    caches = ", ".join(f"{k} {v['bytes'] >> 10} KB" for k, v in cpu["caches"].items())
-    return f"{cpu['cpu']}{' [' + cpu['cpu_id'] + ']' if cpu.get('cpu_id') else ''} ({', '.join(cpu['simd'])}; {caches}; {cpu['cores']} cores)"
 
 
 def _measure(strategies, n_x, m, layout, threads, rounds):
@@ -132,7 +126,7 @@ def main(argv=None):
         parser.error(f"--strategies must be among {lrperf.available()}, got {unknown}")
     threads = args.threads or grid.thread_counts()
     try:
-        print(_cpu_line())
+        print(cpu_summary())
         for layout in args.layouts:
             for t in threads:
                 rows = _measure(args.strategies, args.n_x, args.m, layout, t, args.rounds)

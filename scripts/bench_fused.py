@@ -29,7 +29,7 @@ import numpy as np
 import lrperf
 from lrperf import ceiling, grid, measure, tuning
 from lrperf.datasets import synthetic
-from lrperf.machine import machine_info
+from lrperf.machine import cpu_name, machine_info
 
 STRATEGIES = ("numpy", "numba_fused")
 # (n_x, m, layout, goal): the table; goal = (min speed-up, min share of the ceiling).
@@ -92,7 +92,7 @@ def figures(case):
 def machine_line(info):
     caches = ", ".join(f"{k} {v['bytes'] / 2**20:g} MB" if v["bytes"] >= 2**20
                        else f"{k} {v['bytes'] // 1024} KB" for k, v in info["caches"].items())
-    return (f"Machine: {info['cpu']}{' [' + info['cpu_id'] + ']' if info.get('cpu_id') else ''} ({info['arch']}; {', '.join(info['simd'])}), {caches}, "
+    return (f"Machine: {cpu_name(info)} ({info['arch']}; {', '.join(info['simd'])}), {caches}, "
             f"{info['cores']} cores; BLAS {info['blas']}; NumPy {info['numpy']}, "
             f"Numba {info['numba']}")
 

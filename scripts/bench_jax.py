@@ -168,7 +168,7 @@ def child(args):
     import numba
 
     from lrperf import measure
-    from lrperf.machine import machine_info
+    from lrperf.machine import cpu_name, machine_info
 
     if args.compile_cache:
         # A script's own process: setting JAX's global config here is ours to do.
@@ -190,6 +190,7 @@ def child(args):
             "blas_threads": sorted({p["num_threads"] for p in threadpool_info()}),
             "compile_cache": str(args.compile_cache) if args.compile_cache else None,
             "machine": machine_info(),
+            "cpu_name": cpu_name(),  # the parent imports no lrperf (see the docstring)
             "jax": jax.__version__,
             "cases": [],
         }
@@ -227,7 +228,7 @@ def markdown(runs):
     info = runs[0]["machine"]
     caches = ", ".join(f"{k} {v['bytes'] // 1024} KiB" for k, v in info["caches"].items())
     lines = [
-        f"CPU: {info['cpu']}{' [' + info['cpu_id'] + ']' if info.get('cpu_id') else ''} ({info['arch']}), {info['cores']} cores, SIMD "
+        f"CPU: {runs[0]['cpu_name']} ({info['arch']}), {info['cores']} cores, SIMD "
         f"{' '.join(info['simd'])}, caches {caches}; NumPy {info['numpy']} "
         f"(BLAS {info.get('blas')}), Numba {info['numba']}, JAX {runs[0]['jax']}.",
         "",

@@ -15,7 +15,7 @@ import numpy as np
 
 import lrperf
 from lrperf import datasets, measure
-from lrperf.machine import cpu_facts
+from lrperf.machine import cpu_summary
 
 
 def main(argv=None):
@@ -40,9 +40,7 @@ def main(argv=None):
         times = measure.interleaved(calls, rounds=args.repeats, per_round=1, warmup=False)
     med = {s: measure.median(t) for s, t in times.items()}
     ref = med.get("numpy")
-    cpu = cpu_facts()
-    caches = ", ".join(f"{k} {v['bytes'] >> 10} KB" for k, v in cpu["caches"].items())
-    print(f"{cpu['cpu']}{' [' + cpu['cpu_id'] + ']' if cpu.get('cpu_id') else ''} ({', '.join(cpu['simd'])}; {caches}; {cpu['cores']} cores)")
+    print(cpu_summary())
     print(f"{source}; {args.threads} thread(s); median of {args.repeats} interleaved rounds\n")
     print("| strategy | median time per step | ratio to numpy | first call (incl. JIT) |")
     print("| --- | ---: | ---: | ---: |")

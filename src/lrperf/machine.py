@@ -101,6 +101,21 @@ def cpu_facts():
     }
 
 
+def cpu_name(facts=None):
+    """The CPU's name, with vendor/family/model/stepping where known (a VM may call
+    different CPUs alike): how every report and script names the machine."""
+    facts = cpu_facts() if facts is None else facts
+    return f"{facts['cpu']} ({facts['cpu_id']})" if facts.get("cpu_id") else facts["cpu"]
+
+
+def cpu_summary(facts=None):
+    """'name (SIMD; caches; cores)': the header line of the measurement scripts."""
+    facts = cpu_facts() if facts is None else facts
+    caches = ", ".join(f"{k} {v['bytes'] >> 10} KB" for k, v in facts["caches"].items())
+    return (f"{cpu_name(facts)} ({', '.join(facts['simd'])}; {caches}; "
+            f"{facts['cores']} cores)")
+
+
 def last_level_cache_bytes(default=8 << 20):
     """Size of the largest cache (the last level) of this machine."""
     caches = cpu_facts()["caches"]

@@ -174,7 +174,8 @@ def ceiling_line(ceiling, table=None):
     the sizes of ``table`` (an (n_x, m) shape table) too."""
     ladder = ceiling.dropna(subset=["nbytes"]).groupby("nbytes")["value"].max().sort_index()
     sizes, values = ladder.index.to_numpy(float), ladder.to_numpy(float)
-    drawn = [8.0 * n * m for n, m in table.index] if table is not None and len(table) else []
+    drawn = ([grid.nbytes(n, m) for n, m in table.index]
+             if table is not None and len(table) else [])
     lo = min([sizes[0], *drawn])
     hi = max([sizes[-1], *drawn]) * 1.5
     return (np.concatenate([[lo], sizes[1:], [hi]]),

@@ -248,6 +248,7 @@ def _accuracy_block(report):
         return []
     out = []
     names = report.strategies + sorted(set(acc["strategy"]) - set(report.strategies))
+    top = acc.loc[(acc["n_x"] * acc["m"]).idxmax()]
     for dtype in [d for d in grid.DTYPES if d in set(acc["dtype"])]:
         sel = acc[acc["dtype"] == dtype]
         parts = []
@@ -263,7 +264,6 @@ def _accuracy_block(report):
                 text += f", cost {r['error_cost'].max():.2g}"
             parts.append(text)
         if parts:
-            top = acc.loc[(acc["n_x"] * acc["m"]).idxmax()]
             out.append(f"- **Accuracy, {dtype} X** (largest relative error against the exact "
                        f"50-digit step on the same values, over n_x × m up to "
                        f"{shape_text(top.n_x, top.m)}, layout F): " + "; ".join(parts) + ".")

@@ -2,6 +2,7 @@
 import math
 
 from .. import grid
+from ..machine import cpu_name
 from . import analysis as an
 
 hb, hs = an.human_bytes, an.human_seconds
@@ -17,8 +18,7 @@ def cpu_line(description, asv_machine=None):
     caches = d.get("caches") or {}
     cache = ", ".join(f"{level} {hb(c['bytes'])}" for level, c in caches.items()
                       if isinstance(c, dict) and c.get("bytes"))
-    name = d.get("cpu") or asvm.get("cpu") or "CPU not recorded"
-    parts = [f"{name} ({d['cpu_id']})" if d.get("cpu_id") else name,
+    parts = [cpu_name(d) if d.get("cpu") else asvm.get("cpu") or "CPU not recorded",
              "SIMD " + "/".join(d["simd"]) if d.get("simd") else None,
              cache or None,
              f"{d.get('cores') or asvm.get('num_cpu')} cores"
