@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 import lrperf
-from lrperf import grid, measure
+from lrperf import grid, measure, results_format
 from lrperf.datasets import synthetic
 
 GRID = grid.GRIDS[grid.grid_name()]
@@ -42,28 +42,19 @@ def _load_serial_numba():
 
 _load_serial_numba()
 
-# Where `lrperf study` counts points: asv reports a parametrized benchmark only
-# when all its points are done (minutes for the grid benchmarks).  Each point
-# runs in a process of its own, so one line per process is one point.
-PROGRESS_ENV = "LRPERF_PROGRESS_FILE"
+# Where `lrperf study` counts points: one line per point process.
+PROGRESS_ENV = results_format.PROGRESS_ENV
 _announced = False
 
 
 def announce():
-    """Append one line to the study's progress file (once per point process)."""
+    """Tell the study one more point has started (once per point process)."""
     global _announced
-    path = os.environ.get(PROGRESS_ENV)
-    if _announced or not path:
+    if _announced or not os.environ.get(PROGRESS_ENV):
         return
     _announced = True
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, b"point\n")
-        finally:
-            os.close(fd)
-    except OSError:
-        pass  # progress is a courtesy: never fail a measurement over it
+    results_format.announce_point()
+
 
 _threads = None
 
@@ -143,13 +134,11 @@ class Point:
             raise NotImplementedError(
                 f"skipped: {strategy} reads {dtype} X through a float64 copy; see its "
                 "float64 point")
-        if strategy == "jax_xla":
-            from lrperf.strategies.jax_xla import pool_cores
-            if threads != pool_cores():
-                raise NotImplementedError(
-                    f"skipped: XLA's thread pool spreads over this process's {pool_cores()} "
-                    f"cores, fixed when JAX starts; {threads}-thread points run in a pinned "
-                    "process in scripts/bench_jax.py")
+        if record.fixed_pool is not None and threads != record.fixed_pool():
+            raise NotImplementedError(
+                f"skipped: {strategy}'s thread pool spreads over this process's "
+                f"{record.fixed_pool()} cores, fixed when its library starts; "
+                f"{threads}-thread points run in a pinned process in scripts/bench_jax.py")
         set_threads(threads)
         bound = max_call_s
         _check(strategy, n_x, m, "extrapolated from 128 x 128",
@@ -170,8 +159,8 @@ class Point:
         self.call_s = self._measure(self.X, self.Y, 1.0, bound)
         _check(strategy, n_x, m, "measured", self.call_s, bound, bound)
         self._check_equal_to_numpy()
-        if threads > 1 and strategy != "numpy":
-            # The check ran numpy, whose BLAS threads now spin for a while; on 2
+        if threads > 1 and strategy != grid.REFERENCE:
+            # The check ran the reference (numpy), whose BLAS threads now spin for a while; on 2
             # cores they would steal this strategy's core in the first samples
             # (bimodal times).  Let them park, then wake this strategy's own pool.
             time.sleep(measure.DEFAULT_GAP_S)
@@ -182,7 +171,7 @@ class Point:
         w = np.random.default_rng(2).normal(size=self.X.shape[0]) / np.sqrt(self.X.shape[0])
         got, cost = self.propagate(w, 0.1, self.X, self.Y)
         if self.X.dtype == np.float64:
-            ref, ref_cost = lrperf.propagate(w, 0.1, self.X, self.Y, strategy="numpy")
+            ref, ref_cost = lrperf.propagate(w, 0.1, self.X, self.Y, strategy=grid.REFERENCE)
             ref_dw, ref_db = ref["dw"], ref["db"]
         else:
             # numpy computes float32 X in float32: check against float64 on the same values.
@@ -204,7 +193,7 @@ class Point:
 
     def _measure(self, X, Y, scale, limit):
         """One call's time; a short call over the limit is retried (scheduling jitter)."""
-        if self.strategy == "jax_xla":
+        if lrperf.STRATEGIES[self.strategy].compiles_per_shape:
             # XLA compiles once per shape (about 1 s): the first call at this
             # shape is compilation, not the step.
             self.propagate(self.w, 0.0, X, Y)

@@ -108,7 +108,7 @@ def _numba_style():
     (KeyError("oops"), 1, "internal error: KeyError"),
 ])
 def test_every_failure_is_one_line_and_a_status(monkeypatch, capsys, exc, code, words):
-    monkeypatch.setattr(cli, "cmd_strategies", _raises(exc))
+    monkeypatch.setattr(cli.strategies, "run", _raises(exc))
     assert cli.main(["strategies"]) == code
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("lrperf strategies: "), err
@@ -116,7 +116,7 @@ def test_every_failure_is_one_line_and_a_status(monkeypatch, capsys, exc, code, 
 
 
 def test_debug_shows_the_traceback(monkeypatch):
-    monkeypatch.setattr(cli, "cmd_strategies", _raises(KeyError("oops")))
+    monkeypatch.setattr(cli.strategies, "run", _raises(KeyError("oops")))
     monkeypatch.setenv("LRPERF_DEBUG", "1")
     with pytest.raises(KeyError):
         cli.main(["strategies"])
@@ -124,7 +124,7 @@ def test_debug_shows_the_traceback(monkeypatch):
 
 def test_sigterm_handler_is_restored(monkeypatch):
     before = signal.getsignal(signal.SIGTERM)
-    monkeypatch.setattr(cli, "cmd_strategies", lambda args: 0)
+    monkeypatch.setattr(cli.strategies, "run", lambda args: 0)
     assert cli.main(["strategies"]) == 0
     assert signal.getsignal(signal.SIGTERM) is before
 
@@ -216,8 +216,8 @@ SUPERVISOR = DEFAULT_SIGINT + textwrap.dedent("""
     from lrperf import cli, study
     signal.signal(signal.SIGTERM, cli._terminate)
     try:
-        study.run_supervised([sys.executable, "-c", sys.argv[1]], cwd=".", env=None,
-                             on_line=lambda line: print(line, end="", flush=True))
+        study.supervise.run_supervised([sys.executable, "-c", sys.argv[1]], cwd=".", env=None,
+                                       on_line=lambda line: print(line, end="", flush=True))
     except KeyboardInterrupt as exc:
         print("stopped", type(exc).__name__, flush=True)
         sys.exit(130)

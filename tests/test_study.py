@@ -95,7 +95,7 @@ class FakeAsv:
 def fake_asv(monkeypatch):
     def install(**kwargs):
         fake = FakeAsv(**kwargs)
-        monkeypatch.setattr(study, "run_supervised", fake)
+        monkeypatch.setattr(study.supervise, "run_supervised", fake)
         return fake
     return install
 
@@ -170,7 +170,7 @@ def test_the_staged_copy_lets_asv_merge_into_earlier_results(tmp_path, home, fak
         seen["files"] = sorted(str(p.relative_to(staged)) for p in staged.rglob("*.json"))
         return FakeAsv(value=2.0)(cmd, cwd=cwd, env=env, on_line=on_line)
 
-    study.run_supervised = asv_sees  # restored by the fake_asv fixture's monkeypatch
+    study.supervise.run_supervised = asv_sees  # restored by the fake_asv fixture's monkeypatch
     _run(root, tmp_path / "out.txt", grid="tiny", replace=True)
     # Under the name asv looks for, so that asv merges into it.
     assert seen["files"] == [f"{MACHINE}/{study.asv_result_name(MACHINE, HEAD)}"]
@@ -424,7 +424,7 @@ def _saved_values(run):
 def test_noisy_points_are_measured_once_more_and_only_they(tmp_path, home, monkeypatch):
     noisy = _name(("'numba'", "12"))
     fake = NoisyAsv({noisy: WIDE})
-    monkeypatch.setattr(study, "run_supervised", fake)
+    monkeypatch.setattr(study.supervise, "run_supervised", fake)
     run = _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
     assert len(fake.calls) == 2
     regexes = [fake.calls[1][i + 1] for i, a in enumerate(fake.calls[1]) if a == "--bench"]
@@ -437,7 +437,7 @@ def test_noisy_points_are_measured_once_more_and_only_they(tmp_path, home, monke
     sidecar = json.loads((run.results_dir / MACHINE / PORTABLE.replace(
         ".json", ".lrperf-machine.jsonl")).read_text())
     assert sidecar["study"] == {"remeasured": {"points": 1, "still_noisy": 0,
-                                               "max": study.REMEASURE_MAX}}
+                                               "max": study.remeasure.REMEASURE_MAX}}
     shown = (tmp_path / "out.txt").read_text()
     assert "re-measuring 1 noisy point(s) once" in shown
     assert "re-measured 1 point(s): 1 now calm, 0 still noisy" in shown
@@ -447,13 +447,13 @@ def test_a_point_still_noisy_is_counted_and_calm_runs_have_no_second_pass(
         tmp_path, home, monkeypatch):
     noisy = _name(("'numpy'", "209"))
     fake = NoisyAsv({noisy: WIDE}, second=WIDE)
-    monkeypatch.setattr(study, "run_supervised", fake)
+    monkeypatch.setattr(study.supervise, "run_supervised", fake)
     run = _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
     assert run.remeasured == (1, 1)
     assert "0 now calm, 1 still noisy" in (tmp_path / "out.txt").read_text()
     for kwargs in ({"remeasure": False}, {"quick": True}):
         fake = NoisyAsv({noisy: WIDE})
-        monkeypatch.setattr(study, "run_supervised", fake)
+        monkeypatch.setattr(study.supervise, "run_supervised", fake)
         other = _run(tmp_path / "other", tmp_path / "out.txt", grid="tiny", replace=True,
                      **kwargs)
         assert len(fake.calls) == 1, kwargs
@@ -461,7 +461,7 @@ def test_a_point_still_noisy_is_counted_and_calm_runs_have_no_second_pass(
             ".json", ".lrperf-machine.jsonl")).read_text())
         assert sidecar["study"] == {"remeasured": None}
     fake = NoisyAsv({})
-    monkeypatch.setattr(study, "run_supervised", fake)
+    monkeypatch.setattr(study.supervise, "run_supervised", fake)
     _run(tmp_path / "calm", tmp_path / "out.txt", grid="tiny")
     assert len(fake.calls) == 1
 
@@ -471,8 +471,8 @@ def test_the_noisiest_points_go_first_and_their_number_is_bounded(tmp_path, home
     widths = {_name(p): {**WIDE, "ci_99_b": 2.0 + i, "q_75": 2.0 + i}
               for i, p in enumerate(itertools.product(*STEP_PARAMS))}
     fake = NoisyAsv(widths)
-    monkeypatch.setattr(study, "run_supervised", fake)
-    monkeypatch.setattr(study, "REMEASURE_MAX", 2)
+    monkeypatch.setattr(study.supervise, "run_supervised", fake)
+    monkeypatch.setattr(study.remeasure, "REMEASURE_MAX", 2)
     run = _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
     regexes = [fake.calls[1][i + 1] for i, a in enumerate(fake.calls[1]) if a == "--bench"]
     names = list(map(_name, itertools.product(*STEP_PARAMS)))
@@ -484,7 +484,7 @@ def test_the_noisiest_points_go_first_and_their_number_is_bounded(tmp_path, home
 def test_an_interrupted_re_measure_pass_keeps_the_first_pass(tmp_path, home, monkeypatch):
     noisy = _name(("'numba'", "209"))
     fake = NoisyAsv({noisy: WIDE}, interrupt_second=True)
-    monkeypatch.setattr(study, "run_supervised", fake)
+    monkeypatch.setattr(study.supervise, "run_supervised", fake)
     root = tmp_path / "results"
     with pytest.raises(KeyboardInterrupt):
         _run(root, tmp_path / "out.txt", grid="tiny")
@@ -506,7 +506,7 @@ def test_the_progress_bar_counts_points_as_their_processes_announce_them(tmp_pat
     assert study.point_counts(tmp_path / "nowhere") is None
     points = tmp_path / "points"
     with open(tmp_path / "log", "w") as log:
-        progress = study._Progress(log, io.StringIO(), results_dir=tmp_path,
+        progress = study.Progress(log, io.StringIO(), results_dir=tmp_path,
                                    points_file=points)
         with progress:
             task = progress.bar.tasks[0]

@@ -49,11 +49,17 @@ def _interruptible(func):
         try:
             return func(*args, **kwargs)
         except SystemError as exc:
-            cause = exc.__cause__ or exc.__context__
-            if isinstance(cause, KeyboardInterrupt):
+            cause = interrupt_behind(exc)
+            if cause is not None:
                 raise cause.with_traceback(cause.__traceback__) from None
             raise
     return wrapper
+
+
+def interrupt_behind(exc):
+    """The KeyboardInterrupt behind Numba's SystemError("... with an exception set"), if any."""
+    cause = exc.__cause__ or exc.__context__
+    return cause if isinstance(cause, KeyboardInterrupt) else None
 
 
 def _describe(value):

@@ -11,50 +11,28 @@ from typing import Tuple
 
 import numpy as np
 
+# The benchmarks' names and parameters belong to the results format (the study
+# writes them, the report reads them); the suite and the tests find them here too.
+from .results_format import (  # noqa: F401
+    ACCURACY_PARAMS, BENCH_BANDWIDTH, BENCH_DEVICE_READ, BENCH_ERROR_COST, BENCH_ERROR_DW,
+    BENCH_FIRST_CALL, BENCH_GPU_STEP, BENCH_H2D, BENCH_OPTIMIZE, BENCH_PEAKMEM,
+    BENCH_READ_BANDWIDTH, BENCH_STEP, BENCH_XLA_DOT_FUSIONS, BENCH_XLA_DOTS,
+    BENCH_XLA_X_READS, GPU_STEP_PARAMS, OPTIMIZE_ITERATIONS, READ_PARAMS, XLA_PARAMS)
+
 # Parameters of every grid benchmark, in asv's order.
 AXES = ("strategy", "n_x", "m", "layout", "dtype", "threads")
 LAYOUTS = ("C", "F")
-# dtype of X: float32 halves the bytes one step reads (issue 12); a strategy
+# dtype of X: float32 halves the bytes one step reads; a strategy
 # that does not read it natively gets one float64 copy per call (registry).
 DTYPES = ("float64", "float32")
+# The strategy every other is checked against and timed beside: the plain
+# vectorized NumPy step.  Named here once; callers never spell it.
+REFERENCE = "numpy"
 # What the speedups are measured against.
-BASELINES = ("python_loops", "numpy")
+BASELINES = ("python_loops", REFERENCE)
 # The course's cat/non-cat training set: marked on the figures.
 CAT_SHAPE = (12288, 209)
 GRID_ENV = "LRPERF_BENCH_GRID"
-
-# Exact names of the suite's benchmarks, as asv records them.
-BENCH_STEP = "step.Step.time_propagate"
-BENCH_BANDWIDTH = "step.Step.track_bandwidth"
-BENCH_PEAKMEM = "step.Step.peakmem_propagate"
-BENCH_OPTIMIZE = "step.Optimize.time_optimize"
-OPTIMIZE_ITERATIONS = 100
-BENCH_FIRST_CALL = "first_call.FirstCall.timeraw_first_call"
-# The ceiling B(size, threads): fastest plain read of a working set of
-# ``nbytes``, params ["nbytes", "threads"], unit GB/s (issue "portable speed").
-BENCH_READ_BANDWIDTH = "hardware.track_read_bandwidth"
-READ_PARAMS = ("nbytes", "threads")
-# Accuracy against the exact (50-digit) reference on the same input values,
-# params ["strategy", "n_x", "m", "dtype"], unit "relative error".
-BENCH_ERROR_DW = "accuracy.Accuracy.track_error_dw"
-BENCH_ERROR_COST = "accuracy.Accuracy.track_error_cost"
-ACCURACY_PARAMS = ("strategy", "n_x", "m", "dtype")
-# What XLA compiled for jax_xla's step (benchmarks/xla.py), counted in its
-# optimized HLO at the cat shape (or the grid's largest), params XLA_PARAMS, unit
-# "instructions": dot instructions, instructions that read X, fusions that
-# hold a dot.  The report sets them beside the measured step (issue 13).
-BENCH_XLA_DOTS = "xla.Program.track_dots"
-BENCH_XLA_X_READS = "xla.Program.track_x_reads"
-BENCH_XLA_DOT_FUSIONS = "xla.Program.track_dot_fusions"
-XLA_PARAMS = ("n_x", "m", "layout")
-# GPU strategies (benchmarks/gpu.py; skipped without a GPU): one step, params
-# GPU_STEP_PARAMS, "resident" (X on the device) or "transfer" (X moved every
-# call); the device's read ceiling by working-set size (GB/s, param "nbytes");
-# host-to-device copies (GB/s, param "host": "pageable" or "pinned").
-BENCH_GPU_STEP = "gpu.GpuStep.time_step"
-GPU_STEP_PARAMS = ("strategy", "size", "layout", "mode")
-BENCH_DEVICE_READ = "gpu.track_device_read_bandwidth"
-BENCH_H2D = "gpu.track_h2d_bandwidth"
 
 
 @dataclass(frozen=True)

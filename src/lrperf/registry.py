@@ -9,7 +9,7 @@ A strategy whose library is missing (JAX, CUDA) is still registered, with
 ``unavailable`` saying why: it is listed, refused with that reason when
 called, and skipped by the tests and the suite.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping, Optional, Tuple
 
 import numpy as np
@@ -43,6 +43,18 @@ class Strategy:
     prepare:     (X, Y) -> (X', Y'), once per ``propagate``/``optimize`` call:
                  the dtype conversion today, a device transfer for a GPU.
     unavailable: why it cannot run here (a missing library), or None.
+
+    Traits the suite, the scripts and the report read instead of names:
+
+    module:      where the strategy's code lives (``lrperf strategies`` shows it).
+    fixed_pool:  None if its threads follow ``measure.threads``; else a
+                 function giving the cores its thread pool spreads over, a
+                 number fixed when its library starts (XLA): other thread
+                 counts need another process.
+    compiles_per_shape: its first call at each new shape of X compiles (XLA),
+                 so a timing at a new shape calls it once first.
+    peer:        the strategy it is set beside in findings (the one it
+                 competes with or is the twin of), or None.
     """
     name: str
     step: Optional[Step]
@@ -54,6 +66,10 @@ class Strategy:
     device: str = "cpu"
     prepare: Optional[Prepare] = None
     unavailable: Optional[str] = None
+    module: str = ""
+    fixed_pool: Optional[Callable[[], int]] = None
+    compiles_per_shape: bool = False
+    peer: Optional[str] = None
 
     @property
     def available(self):
@@ -82,6 +98,8 @@ def register(strategy):
         raise ValueError(f"strategy {strategy.name!r} is already registered")
     if strategy.device not in ("cpu", "gpu"):
         raise ValueError(f"device must be 'cpu' or 'gpu', got {strategy.device!r}")
+    if not strategy.module and strategy.step is not None:
+        strategy = replace(strategy, module=getattr(strategy.step, "__module__", None) or "")
     STRATEGIES[strategy.name] = strategy
     ordered = sorted(STRATEGIES.values(), key=lambda s: (s.order, s.name))
     STRATEGIES.clear()

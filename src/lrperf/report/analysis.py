@@ -11,12 +11,9 @@ import numpy as np
 import pandas as pd
 
 from .. import grid
+# The noise rule is the results format's: the study re-measures by it too.
+from ..results_format import NOISE_CI_SHARE, NOISE_IQR_SHARE, noise_score  # noqa: F401
 
-# A point is flagged noisy when asv's 99% interval is wider than the median
-# itself, or the interquartile range exceeds this share of the median: both
-# happen when a second thread pool steals the core and the samples split in two.
-NOISE_CI_SHARE = 1.0
-NOISE_IQR_SHARE = 0.5
 # The speedup figure leaves out strategies that never come within this factor
 # of numpy: they are in the time figure already and would squash the band.
 COMPETES_WITHIN = 5.0
@@ -95,16 +92,6 @@ def grid_points(frame, name):
     rows["size"] = [grid.nbytes(n, m, d or "float64")
                     for n, m, d in zip(rows["n_x"], rows["m"], rows["dtype"])]
     return rows
-
-
-def noise_score(value, ci_low, ci_high, q_25, q_75):
-    """How far past the noise rule a point is (NOISE_CI_SHARE, NOISE_IQR_SHARE):
-    noisy when over 1.  Scalars or Series; a spread asv did not give counts 0."""
-    ci = np.nan_to_num(np.divide(np.subtract(ci_high, ci_low), NOISE_CI_SHARE * np.asarray(value,
-                                                                                       float)))
-    iqr = np.nan_to_num(np.divide(np.subtract(q_75, q_25), NOISE_IQR_SHARE * np.asarray(value,
-                                                                                       float)))
-    return np.maximum(ci, iqr)
 
 
 def noisy(rows):

@@ -21,6 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from .. import grid
+# The sidecar is the results format's: the study writes it.
+from ..results_format import SIDECAR_SUFFIX, sidecar_path, write_sidecar  # noqa: F401
 
 GRID_PARAMS = list(grid.AXES)
 # Results from before the dtype axis existed measured float64 X.
@@ -29,7 +31,6 @@ INT_AXES = ("n_x", "m", "threads", "nbytes")
 COLUMNS = ["machine", "commit", "date", "environment", "benchmark", "type", *GRID_PARAMS,
            "nbytes", "params", "value", "unit", "ci_low", "ci_high", "q_25", "q_75", "repeat",
            "status", "renamed_from", "file"]
-SIDECAR_SUFFIX = ".lrperf-machine.jsonl"
 # A strategy name as the registry allows it; anything else in a result file is damage.
 _STRATEGY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _DAMAGE = (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError,
@@ -149,12 +150,6 @@ def env_label(env_name):
         version = re.search(r"python(\d+\.\d+)$", env_name)
         return f"existing-py{version.group(1)}" if version else "existing-python"
     return env_name
-
-
-def write_sidecar(result_file, info):
-    """Record lrperf's machine description beside one asv result file (atomically)."""
-    from ..atomic import write_text
-    write_text(sidecar_path(result_file), json.dumps(info, sort_keys=True) + "\n")
 
 
 def _grid_values(named, path, name):
@@ -328,12 +323,6 @@ def _load(results_dir):
     for col in INT_AXES:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("Int64")
     return frame, folders
-
-
-def sidecar_path(result_file):
-    """Where the machine description of one asv result file lives."""
-    result_file = Path(result_file)
-    return result_file.with_name(result_file.stem + SIDECAR_SUFFIX)
 
 
 def machine_descriptions(frame):

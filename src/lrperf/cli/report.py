@@ -1,0 +1,68 @@
+"""``lrperf report``: asv results -> tables, figures and a written study."""
+import contextlib
+import sys
+import warnings
+from pathlib import Path
+
+from .args import input_folder, one_kind, output_folder
+
+NAME = "report"
+HELP = "turn asv results into tables, figures and a written study"
+DESCRIPTION = (
+    "Load every asv result file (all machines, commits and environments) "
+    "through asv's results API and write, per machine, OUT/<machine>/ with "
+    "results.csv, PNG figures (time against size, speedup over numpy, "
+    "bandwidth against the read ceiling, thread scaling, history across "
+    "commits) and README.md stating the findings, each number from one "
+    "measured shape. Damaged result files are skipped with a warning naming "
+    "them; asv's results are never modified; the previous report is replaced "
+    "only once the new one is complete.")
+
+
+def add_arguments(p):
+    p.add_argument("--results", default=Path(".asv/results/full"), type=Path, metavar="DIR",
+                   help="asv results folder: one of `lrperf study`'s, .asv/results/<grid> "
+                        "(default: .asv/results/full)")
+    p.add_argument("--out", default=None, type=Path, metavar="DIR",
+                   help="output folder, one subfolder per machine (default: "
+                        "lrperf-out/<name of the results folder>, git-ignored)")
+    p.add_argument("--no-figures", action="store_true",
+                   help="write README.md and results.csv only (drawing takes most of the time)")
+
+
+@contextlib.contextmanager
+def report_warnings():
+    """Print ReportWarnings as one line each, as they happen; others go their usual way.
+
+    A replacement ``showwarning`` (restored by catch_warnings) prints without
+    re-emitting, so no warning can feed back into what is being printed.
+    """
+    from ..report import ReportWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ReportWarning)
+        usual = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, ReportWarning):
+                print(f"lrperf: warning: {message}", file=sys.stderr)
+            else:
+                usual(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
+def run(args):
+    from ..report import build_report
+    input_folder(args.results)
+    one_kind(args.results)
+    if args.out is None:
+        args.out = Path("lrperf-out") / (args.results.resolve().name or "results")
+    output_folder(args.out)
+    with report_warnings():
+        out = build_report(args.results, args.out, figures=not args.no_figures)
+    for folder in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        print(f"{folder}/: README.md, results.csv, "
+              + ", ".join(sorted(p.name for p in folder.glob("*.png"))))
+    print(f"report written: {out / 'README.md'}")
+    return 0

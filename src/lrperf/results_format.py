@@ -1,0 +1,143 @@
+"""What the study writes and the report reads: the one format both sides import.
+
+The study (``lrperf.study``) writes asv's result files plus lrperf's own
+pieces; the report (``lrperf.report``) and the comparison read them.  Neither
+package owns this module, so neither imports the other:
+
+- the benchmarks' names and parameters, as asv records them;
+- the result files' portable environment name (``existing-py3.11``);
+- the machine sidecar beside each result file, with its format version;
+- the progress protocol between a benchmark process and the study;
+- the noise rule: when a point's samples are too spread to trust.
+
+Plain Python and NumPy only: the benchmark processes import it too.
+"""
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+# Exact names of the suite's benchmarks, as asv records them.
+BENCH_STEP = "step.Step.time_propagate"
+BENCH_BANDWIDTH = "step.Step.track_bandwidth"
+BENCH_PEAKMEM = "step.Step.peakmem_propagate"
+BENCH_OPTIMIZE = "step.Optimize.time_optimize"
+OPTIMIZE_ITERATIONS = 100
+BENCH_FIRST_CALL = "first_call.FirstCall.timeraw_first_call"
+# The ceiling B(size, threads): fastest plain read of a working set of
+# ``nbytes``, params ["nbytes", "threads"], unit GB/s; the report divides a
+# step's bandwidth by it, so a speed is read against what the machine can do.
+BENCH_READ_BANDWIDTH = "hardware.track_read_bandwidth"
+READ_PARAMS = ("nbytes", "threads")
+# Accuracy against the exact (50-digit) reference on the same input values,
+# params ["strategy", "n_x", "m", "dtype"], unit "relative error".
+BENCH_ERROR_DW = "accuracy.Accuracy.track_error_dw"
+BENCH_ERROR_COST = "accuracy.Accuracy.track_error_cost"
+ACCURACY_PARAMS = ("strategy", "n_x", "m", "dtype")
+# What XLA compiled for jax_xla's step (benchmarks/xla.py), counted in its
+# optimized HLO at the cat shape (or the grid's largest), params XLA_PARAMS, unit
+# "instructions": dot instructions, instructions that read X, fusions that
+# hold a dot.  The report sets them beside the measured step, which explains
+# a time by what the compiler made of it.
+BENCH_XLA_DOTS = "xla.Program.track_dots"
+BENCH_XLA_X_READS = "xla.Program.track_x_reads"
+BENCH_XLA_DOT_FUSIONS = "xla.Program.track_dot_fusions"
+XLA_PARAMS = ("n_x", "m", "layout")
+# GPU strategies (benchmarks/gpu.py; skipped without a GPU): one step, params
+# GPU_STEP_PARAMS, "resident" (X on the device) or "transfer" (X moved every
+# call); the device's read ceiling by working-set size (GB/s, param "nbytes");
+# host-to-device copies (GB/s, param "host": "pageable" or "pinned").
+BENCH_GPU_STEP = "gpu.GpuStep.time_step"
+GPU_STEP_PARAMS = ("strategy", "size", "layout", "mode")
+BENCH_DEVICE_READ = "gpu.track_device_read_bandwidth"
+BENCH_H2D = "gpu.track_h2d_bandwidth"
+
+
+# -- result files ---------------------------------------------------------------------------
+
+def portable_env_name():
+    """The environment's name in the results: the Python version, not the path of
+    the interpreter on the machine that ran it."""
+    return f"existing-py{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def portable_result_name(commit):
+    """The name of a commit's result file once the study has made it portable."""
+    return f"{commit[:8]}-{portable_env_name()}.json"
+
+
+# -- the machine sidecar --------------------------------------------------------------------
+
+# lrperf's machine description of one asv result file lies beside it
+# (``<commit[:8]>-<env>.lrperf-machine.jsonl``): asv reads only ``*.json``.
+SIDECAR_SUFFIX = ".lrperf-machine.jsonl"
+# Its format: a JSON object of machine_info's keys, "tuning" and the study's
+# "study" entry; "format" says which version of that wrote it (absent before 1).
+SIDECAR_FORMAT = 1
+SIDECAR_FORMAT_KEY = "format"
+
+
+def sidecar_path(result_file):
+    """Where the machine description of one asv result file lives."""
+    result_file = Path(result_file)
+    return result_file.with_name(result_file.stem + SIDECAR_SUFFIX)
+
+
+def write_sidecar(result_file, info):
+    """Record lrperf's machine description beside one asv result file (atomically)."""
+    from .atomic import write_text
+    info = {**info, SIDECAR_FORMAT_KEY: SIDECAR_FORMAT}
+    write_text(sidecar_path(result_file), json.dumps(info, sort_keys=True) + "\n")
+
+
+# -- progress -------------------------------------------------------------------------------
+
+# asv reports a parametrized benchmark only when all its points are done
+# (minutes for the grid benchmarks), so each point's process appends one line
+# to the file the study names here: one line is one point.
+PROGRESS_ENV = "LRPERF_PROGRESS_FILE"
+PROGRESS_LINE = b"point\n"
+
+
+def announce_point(environ=None):
+    """Append one line to the study's progress file, if it named one."""
+    path = (os.environ if environ is None else environ).get(PROGRESS_ENV)
+    if not path:
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, PROGRESS_LINE)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # progress is a courtesy: never fail a measurement over it
+
+
+def announced_points(path):
+    """How many points have announced themselves in the progress file ``path``."""
+    try:
+        return os.stat(path).st_size // len(PROGRESS_LINE)
+    except (OSError, TypeError):
+        return 0
+
+
+# -- the noise rule -------------------------------------------------------------------------
+
+# A point is flagged noisy when asv's 99% interval is wider than the median
+# itself, or the interquartile range exceeds this share of the median: both
+# happen when a second thread pool steals the core and the samples split in two.
+NOISE_CI_SHARE = 1.0
+NOISE_IQR_SHARE = 0.5
+
+
+def noise_score(value, ci_low, ci_high, q_25, q_75):
+    """How far past the noise rule a point is (NOISE_CI_SHARE, NOISE_IQR_SHARE):
+    noisy when over 1.  Scalars or arrays; a spread asv did not give counts 0."""
+    ci = np.nan_to_num(np.divide(np.subtract(ci_high, ci_low),
+                                 NOISE_CI_SHARE * np.asarray(value, float)))
+    iqr = np.nan_to_num(np.divide(np.subtract(q_75, q_25),
+                                  NOISE_IQR_SHARE * np.asarray(value, float)))
+    return np.maximum(ci, iqr)

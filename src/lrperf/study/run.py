@@ -1,0 +1,235 @@
+"""One run of the asv suite, in phases: preflight, plan, first pass, re-measure, commit.
+
+- preflight: everything that can refuse the run does so before asv starts
+  (asv missing, no checkout, results of this commit that ``replace`` was not
+  given for);
+- plan: the results lock, the staging folder (earlier results of the commit
+  copied in, for asv to merge into) and asv's command line;
+- first pass: the suite, or the ``bench`` selection;
+- re-measure: a second asv pass over the step points the noise rule flags
+  (at most ``remeasure.REMEASURE_MAX``, noisiest first), whose samples
+  replace the first ones;
+- commit: the staged files made portable and moved in, one rename each.
+"""
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import atomic
+from ..grid import GRIDS
+from ..paths import shown
+from ..results_format import PROGRESS_ENV
+from . import config, remeasure as noise, store, supervise
+from .progress import Progress
+
+
+class StudyBusy(RuntimeError):
+    """Another study is running on the same results."""
+
+
+@dataclass
+class SuiteRun:
+    results_dir: Path     # RESULTS/<kind>: asv's results folder of this kind of run
+    log: Path             # asv's own output
+    commit: str
+    kind: str
+    machine: object       # str or None
+    seconds: float
+    exit_status: int
+    benchmarks: int       # benchmarks asv reported as done
+    failed: int           # of those, how many failed
+    points: tuple = (None, None)   # (points its processes announced, points asv selected)
+    remeasured: tuple = (0, 0)     # (noisy points measured again, of those still noisy)
+
+
+@dataclass
+class Preflight:
+    """What the preflight found: where the run goes and under which commit."""
+    repo_root: Path
+    root: Path            # root of the results folders
+    kind_dir: Path        # root/<kind>
+    kind: str
+    grid: str
+    quick: bool
+    commit: str
+    env: dict             # the environment of asv and the benchmarks
+    machine: object       # asv's name of this machine, or None
+    earlier: list         # result files of this commit, kind and machine
+
+    @property
+    def log_path(self):
+        return self.kind_dir / store.LOG_NAME
+
+
+@dataclass
+class Passes:
+    """What every asv pass of one run shares."""
+    base: list            # asv's command line, without a selection
+    log: object           # asv.log, open
+    stream: object
+    stage: Path           # the staging folder asv writes into
+    tmp: Path
+    env: dict
+    repo_root: Path
+
+    def run(self, selection, points_name, title):
+        """One ``asv run`` (a ``--bench`` per regex of ``selection``) with its progress
+        shown; returns the Progress, asv's exit status as ``code``."""
+        cmd = list(self.base)
+        for regex in selection or ():
+            cmd += ["--bench", regex]
+        points_file = self.tmp / points_name
+        with Progress(self.log, self.stream, results_dir=self.stage, points_file=points_file,
+                      bench=selection, title=title) as progress:
+            progress.code = supervise.run_supervised(
+                cmd, cwd=self.repo_root, env=dict(self.env, **{PROGRESS_ENV: str(points_file)}),
+                on_line=progress.feed)
+        return progress
+
+
+def _sayer(stream):
+    if stream:
+        return lambda text: print(text, file=stream, flush=True)
+    return lambda text: print(text, flush=True)
+
+
+def preflight(repo_root, results_dir, grid, quick, replace, say):
+    """Check all that can refuse the run before asv starts; returns the Preflight."""
+    kind = config.run_kind(grid, quick)
+    config.require_asv()
+    repo_root = Path(repo_root) if repo_root is not None else config.find_repo_root()
+    root = Path(results_dir) if results_dir is not None else repo_root / ".asv" / "results"
+    commit = config.git(repo_root, "rev-parse", "HEAD")
+    env = dict(os.environ, LRPERF_BENCH_GRID=grid)
+    config.ensure_machine_file(env)
+    machine = config.machine_name(env)
+    found = Preflight(repo_root, root, root / kind, kind, grid, quick, commit, env, machine,
+                      store.existing_results(root / kind, commit, machine))
+    _check_earlier(found, replace, say)
+    if config.git(repo_root, "status", "--porcelain", "--untracked-files=no"):
+        say(f"note: the working tree has uncommitted changes; its results are recorded "
+            f"under HEAD {commit[:8]}")
+    return found
+
+
+def _check_earlier(pre, replace, say):
+    """Refuse to replace results of this commit, kind and machine unless ``replace``."""
+    if not pre.earlier:
+        return
+    points = store.count_points(pre.earlier[0])
+    what = (f"{shown(pre.earlier[0])}" + (f" ({points} measured points)"
+                                         if points is not None else ""))
+    if not replace:
+        raise store.ResultsExist(
+            f"results of commit {pre.commit[:8]} for the {pre.kind} run on machine "
+            f"{pre.machine or '?'} already exist in {what}; pass --replace to measure again "
+            "(they are kept until the new run has finished), or commit first")
+    say(f"warning: replacing the results in {what} (kept until this run has finished)")
+
+
+def plan(stack, pre, stream, show_stderr):
+    """Take the results lock and set up the staging folder and asv's command line;
+    everything is undone by ``stack``.  Returns (Passes, staged copies)."""
+    if not stack.enter_context(atomic.exclusive(pre.root / store.LOCK_NAME)):
+        raise StudyBusy(
+            f"another lrperf study is running on {shown(pre.root)}: wait for it to end "
+            "(two at once would also disturb each other's timings)")
+    stage = stack.enter_context(atomic.temp_folder(pre.kind_dir))
+    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lrperf-study-")))
+    log = stack.enter_context(open(pre.log_path, "w", encoding="utf-8"))
+    staged = store.stage_existing(pre.earlier, pre.kind_dir, stage, pre.commit)
+    conf = config.write_config(pre.repo_root, stage, tmp)
+    base = [sys.executable, "-m", "asv", "run", "--config", str(conf), "--python=same",
+            "--set-commit-hash", pre.commit, "--launch-method", "forkserver"]
+    if pre.quick:
+        base.append("--quick")
+    if show_stderr:
+        base.append("--show-stderr")
+    return Passes(base, log, stream, stage, tmp, pre.env, pre.repo_root), staged
+
+
+def first_pass(pre, passes, staged, bench, say):
+    """The suite (or ``bench``'s selection); RuntimeError if asv wrote nothing."""
+    say(f"running the benchmark suite ({GRIDS[pre.grid].description}"
+        f"{', asv --quick' if pre.quick else ''}) on the working tree; "
+        f"asv's output: {shown(pre.log_path)}")
+    progress = passes.run([bench] if bench else None, "points", "the suite")
+    # asv exits non-zero when some benchmark failed; the others are saved.
+    if not store.written(passes.stage, staged):
+        raise RuntimeError(f"asv run failed (exit status {progress.code}) and wrote no "
+                           f"results; see {shown(pre.log_path)}")
+    return progress
+
+
+def remeasure_pass(pre, passes, say):
+    """Measure the noisy step points once more; returns (the pass's Progress or None,
+    (points re-measured, of those still noisy)).  Interrupted, it commits the first
+    pass as it was and lets the interrupt go on."""
+    most = noise.REMEASURE_MAX
+    picks = noise.noisy_points(passes.stage, pre.commit)[:most]
+    if not picks:
+        return None, (0, 0)
+    say(f"re-measuring {len(picks)} noisy point(s) once (asv's 99% interval wider "
+        "than the median, or quartiles more than half of it apart"
+        + (f"; the {most} noisiest" if len(picks) == most else "") + ")")
+    passes.log.write(f"\n# lrperf: re-measure pass of {len(picks)} noisy points\n")
+    first = store.snapshot(passes.stage, pre.commit, passes.tmp / "first-pass")
+    try:
+        second = passes.run(noise.selection(picks), "points-2", "re-measure")
+    except KeyboardInterrupt:
+        # The first pass is a whole run: keep it, as it was before the second began.
+        store.restore(first)
+        commit(pre, passes.stage)
+        say("interrupted during the re-measure pass: the first pass's results are saved")
+        raise
+    kept = noise.still_noisy(passes.stage, pre.commit, picks)
+    say(f"re-measured {len(picks)} point(s): {len(picks) - kept} now calm, {kept} "
+        "still noisy (flagged in the report)")
+    return second, (len(picks), kept)
+
+
+def commit(pre, stage, run_info=None):
+    """Make the staged results portable and move them in, one atomic rename each."""
+    store.make_portable(stage, pre.commit, run_info)
+    store.move_results(stage, pre.kind_dir)
+
+
+def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", bench=None,
+              show_stderr=False, replace=False, remeasure=True, stream=None):
+    """Run the asv suite on the working tree; return a SuiteRun (its ``results_dir``
+    is ``results_dir/<kind>``).
+
+    ``results_dir`` is the root of the results folders (default
+    ``.asv/results`` in the checkout); ``grid`` is LRPERF_BENCH_GRID ("full",
+    "quick" or "tiny"); ``bench`` an asv ``-b`` regular expression;
+    ``show_stderr`` puts the benchmarks' own output in the log;
+    ``replace`` allows replacing results of the same commit, kind and
+    machine (ResultsExist otherwise, before anything runs); ``remeasure``
+    runs the re-measure pass (not with ``quick``).  Progress goes to
+    ``stream`` (stdout).
+    """
+    say = _sayer(stream)
+    pre = preflight(repo_root, results_dir, grid, quick, replace, say)
+    pre.kind_dir.mkdir(parents=True, exist_ok=True)
+    remeasure = remeasure and not quick
+    with contextlib.ExitStack() as stack:
+        passes, staged = plan(stack, pre, stream, show_stderr)
+        t0 = time.perf_counter()
+        progress = first_pass(pre, passes, staged, bench, say)
+        second, remeasured = remeasure_pass(pre, passes, say) if remeasure else (None, (0, 0))
+        seconds = time.perf_counter() - t0
+        commit(pre, passes.stage, {"remeasured": None if not remeasure else {
+            "points": remeasured[0], "still_noisy": remeasured[1],
+            "max": noise.REMEASURE_MAX}})
+    if progress.code != 0:
+        say(f"warning: asv run exited with status {progress.code}: {progress.failed} "
+            f"benchmark(s) failed (see {shown(pre.log_path)}); the others are saved")
+    if second is not None and second.code != 0:
+        say(f"warning: the re-measure pass exited with status {second.code}; the first "
+            "measurements of its points are kept where it wrote none")
+    return SuiteRun(pre.kind_dir, pre.log_path, pre.commit, pre.kind, pre.machine, seconds,
+                    progress.code, progress.done, progress.failed, progress.points, remeasured)
