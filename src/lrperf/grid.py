@@ -33,6 +33,8 @@ BASELINES = ("python_loops", REFERENCE)
 # The course's cat/non-cat training set: marked on the figures.
 CAT_SHAPE = (12288, 209)
 GRID_ENV = "LRPERF_BENCH_GRID"
+# The strategy whose compiled program the xla.Program benchmarks count.
+XLA_STRATEGY = "jax_xla"
 
 
 @dataclass(frozen=True)

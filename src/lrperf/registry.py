@@ -42,6 +42,8 @@ class Strategy:
     device:      "cpu" or "gpu": where the step runs and where X must live.
     prepare:     (X, Y) -> (X', Y'), once per ``propagate``/``optimize`` call:
                  the dtype conversion today, a device transfer for a GPU.
+    passes:      times one step reads X from memory (numpy: ``w @ X`` then
+                 ``X @ dZ``, 2): the bytes a bandwidth or a share counts.
     unavailable: why it cannot run here (a missing library), or None.
 
     Traits the suite, the scripts and the report read instead of names:
@@ -65,6 +67,7 @@ class Strategy:
     accumulates: Mapping[str, str] = field(default_factory=dict)
     device: str = "cpu"
     prepare: Optional[Prepare] = None
+    passes: int = 1
     unavailable: Optional[str] = None
     module: str = ""
     fixed_pool: Optional[Callable[[], int]] = None

@@ -17,7 +17,7 @@ register(Strategy(
 register(Strategy(
     name="numpy", step=vectorized.step, order=30, parallel=True,
     dtypes=("float64", "float32"), accumulates={"float64": "float64", "float32": "float32"},
-    prepare=vectorized.prepare, module=vectorized.__name__,
+    prepare=vectorized.prepare, module=vectorized.__name__, passes=2,
     description="fully vectorized NumPy (w @ X, then X @ dZ: two passes over X)"))
 register(Strategy(
     name="numba", step=numba_loops.step, order=40, module=numba_loops.__name__,
@@ -32,6 +32,7 @@ register(Strategy(
     name="jax_xla", step=jax_xla.step, order=60, parallel=True, prepare=jax_xla.prepare,
     unavailable=jax_xla.unavailable_reason(), module=jax_xla.__name__,
     fixed_pool=jax_xla.pool_cores, compiles_per_shape=True, peer="numba_fused",
+    passes=2,  # XLA's forward and backward dots (benchmarks/xla.py counts them)
     description="the cost differentiated by jax.value_and_grad, jitted by XLA (float64)"))
 register(Strategy(
     name="numba_cuda", step=gpu_numba_cuda.step, order=70, parallel=True, device="gpu",
@@ -43,6 +44,6 @@ register(Strategy(
 register(Strategy(
     name="cupy", step=gpu_cupy.step, order=65, parallel=True, device="gpu",
     prepare=gpu_cupy.prepare, unavailable=gpu_cupy.unavailable_reason(),
-    module=gpu_cupy.__name__, peer="numpy",
+    module=gpu_cupy.__name__, peer="numpy", passes=2,
     description="vectorized CuPy on the GPU (two cuBLAS gemv, one element-wise kernel): "
                 "the GPU twin of numpy; X moved to the GPU once per call"))
