@@ -312,9 +312,11 @@ def test_study_ends_with_a_summary_and_writes_the_report_outside_tracked_files(
     assert "asv log: .asv/results/tiny/asv.log" in out
     assert "report:  lrperf-out/tiny/README.md" in out
     learned = out.split("what this run found")[1].split("results:")[0]
-    assert re.search(r"fastest \(layout C, 2 threads\): \w+ \d+×\d+", learned), learned
-    assert re.search(r"largest speedup over numpy \(layout F, 2 threads\): \w+ [\d.]+× at "
-                     r"\d+×\d+", learned), learned
+    # The report's first screen; the fixture is an asv --quick run (one sample a point):
+    # no speed-up is stated from it.
+    assert "Fastest strategy per regime" in learned, learned
+    assert "16 of 16 shapes unconfirmed: their times have 1 sample" in learned, learned
+    assert not re.search(r"\d×", learned), learned
     assert sorted(p.name for p in checkout.iterdir()) == [".asv", "lrperf-out"]
 
 

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from .analysis import analyse
+from .answer import answer
 from .load import NoResultsError, ReportWarning, load, load_results
 
 __all__ = ["build_report", "load_results", "NoResultsError", "ReportWarning"]
@@ -31,7 +32,8 @@ def _label(path):
 
 
 def _write_machine(report, folder, results_label, draw):
-    from . import writeup
+    from . import findings, writeup
+    report.findings = findings.findings(report)
     report.rows.drop(columns=["file"]).to_csv(folder / "results.csv", index=False)
     made = []
     if draw:
@@ -58,7 +60,7 @@ def build_report(results_dir=".asv/results", out_dir="lrperf-out/report", figure
     from .writeup import cpu_line
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     loaded = load(results_dir)
-    reports = analyse(loaded)
+    reports = analyse(loaded)   # analyse once; the renderers below only read the facets
     out_dir.mkdir(parents=True, exist_ok=True)
     label = _label(results_dir)
     index = ["# lrperf reports", "", f"From the asv results in `{label}`.", ""]
@@ -67,8 +69,7 @@ def build_report(results_dir=".asv/results", out_dir="lrperf-out/report", figure
         with replacing_folder(out_dir / name) as tmp:
             made = _write_machine(report, tmp, label, figures)
         if summaries is not None:
-            from .findings import summary
-            summaries[report.machine] = summary(report)
+            summaries[report.machine] = answer(report, markdown=False)
         index.append(f"- [{report.machine}]({name}/README.md): "
                      f"{cpu_line(report.description, report.asv_machine)}; commit "
                      f"`{report.commit[:8]}`, {len(report.steps)} step points, figures: "

@@ -1,8 +1,13 @@
-"""The report's figures, as a declared list; each draws from one MachineReport.
+"""The report's figures, as a declared list; each draws from one MachineReport's facets.
 
 Matplotlib runs headless (Agg).  A figure whose data is absent draws nothing
-and is left out of the report.
+and is left out of the report.  Lines follow one n_x (the report's ``family``)
+across m; the other shapes are points without a line.  Intervals are bands,
+points whose ratio is not significant (or unconfirmed) are hollow, legends sit
+outside the axes, and axes read in s/ms/µs and B/kB/MB (matplotlib's
+EngFormatter).
 """
+import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -11,10 +16,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import EngFormatter, NullFormatter  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.ticker import (EngFormatter, FormatStrFormatter, LogLocator,  # noqa: E402
+                               NullFormatter)
 
 from .. import grid  # noqa: E402
-from . import analysis as an  # noqa: E402
+from .units import shape_text, threads_text  # noqa: E402
 
 MARKERS = "osD^v<>Ph*X"
 
@@ -32,53 +39,64 @@ def _style(strategies):
             for i, s in enumerate(strategies)}
 
 
-def _family(rows):
-    """The n_x whose line the figures draw bold: the cat data's, else the one with most m."""
-    counts = rows.groupby("n_x")["m"].nunique()
-    if counts.empty:
-        return None
-    if grid.CAT_SHAPE[0] in counts.index and counts[grid.CAT_SHAPE[0]] > 1:
-        return grid.CAT_SHAPE[0]
-    return int(max(counts.index, key=lambda n: (counts[n], n)))
-
-
-def _facets(report, by_threads=True):
+def _panels(report, by_threads=True, width=5.2, height=3.8):
     keys = [(layout, t) for layout in report.layouts
             for t in (report.threads if by_threads else [None])]
     ncols = len(report.threads) if by_threads else 1
     nrows = len(report.layouts)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.4 * ncols, 4.4 * nrows), squeeze=False,
-                             layout="constrained")
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols + 2.2, height * nrows),
+                             squeeze=False, layout="constrained")
     return fig, list(zip(keys, [ax for row in axes for ax in row]))
 
 
-def _lines(ax, table, family, style, label):
-    """The family's line bold; every other n_x faded, unlabelled (they share the colour)."""
-    table = table.dropna()
-    for n_x, part in table.groupby(level="n_x"):
-        ms = part.index.get_level_values("m").to_numpy()
-        sizes = int(n_x) * ms.astype("int64") * 8
-        order = sizes.argsort()
-        main = int(n_x) == family
-        ax.plot(sizes[order], part.to_numpy()[order], label=label if main else None,
-                lw=1.6 if main else 0.8, ms=6 if main else 3, alpha=1 if main else 0.3, **style)
+def _legend(fig, **kwargs):
+    """One legend for the figure, outside every axes (right of them)."""
+    handles, labels = {}, {}
+    for ax in fig.axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab and not lab.startswith("_") and lab not in labels:
+                handles[lab], labels[lab] = h, lab
+    if handles:
+        fig.legend(list(handles.values()), list(labels.values()), loc="outside right upper",
+                   fontsize=9, **kwargs)
 
 
-def _size_axis(ax, family):
+def _size_axis(ax, unit_note="size of X"):
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(EngFormatter(unit="B"))
-    ax.xaxis.set_minor_formatter(NullFormatter())  # labelled minor ticks cost seconds a figure
-    ax.set_xlabel(f"size of X, 8·n_x·m bytes (bold: n_x = {family}; faded: other n_x)")
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel(unit_note)
     ax.grid(True, which="major", alpha=0.3)
     cat = grid.nbytes(*grid.CAT_SHAPE)
+    lo, hi = ax.get_xlim()
+    if not lo <= cat <= hi:  # marked where the measured sizes reach it, never widening the axis
+        return
     ax.axvline(cat, color="grey", lw=0.8, ls=":")
-    ax.annotate(f"cat data {an.shape_text(*grid.CAT_SHAPE)}", (cat, 1), xycoords=(
-        "data", "axes fraction"), xytext=(2, -10), textcoords="offset points", fontsize=7,
-                color="grey", va="top")
+    ax.annotate(f"cat data {shape_text(*grid.CAT_SHAPE)}", (cat, 0),
+                xycoords=("data", "axes fraction"), xytext=(2, 4),
+                textcoords="offset points", fontsize=7, color="grey", va="bottom")
+
+
+def _seconds_axis(ax):
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(EngFormatter(unit="s"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _ratio_axis(ax, values, floor=None):
+    """A log axis of ratios labelled 0.5×, 1×, 2×; limits from the values themselves."""
+    v = np.asarray([x for x in values if np.isfinite(x) and x > 0], float)
+    ax.set_yscale("log")
+    if v.size:
+        lo, hi = v.min(), v.max()
+        ax.set_ylim(min(lo, 1.0) / 1.25, max(hi, 1.0) * 1.25)
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g×"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _robust_ylim(ax, values, log=True, pad=1.6):
-    """Limits from the 2nd to 98th percentile: no single outlier decides the scale."""
+    """Limits from the 2nd to 98th percentile (``lrperf compare``'s figure)."""
     v = np.asarray([x for x in values if np.isfinite(x) and (x > 0 or not log)], float)
     if v.size < 2:
         return
@@ -90,182 +108,240 @@ def _robust_ylim(ax, values, log=True, pad=1.6):
         ax.set_ylim(lo - 0.15 * span, hi + 0.15 * span)
 
 
-def _steps64(report):
-    return an.select(report.steps, dtype="float64")
+def _line_and_points(ax, part, x, y, style, label, family, lo=None, hi=None, hollow=None):
+    """The family's line (band: [lo, hi]) and the other shapes as points; ``hollow``: a
+    boolean column, True where the point is drawn without fill."""
+    part = part.dropna(subset=[y])
+    main = part[part["n_x"] == family].sort_values(x)
+    rest = part[part["n_x"] != family]
+    if len(main):
+        ax.plot(main[x], main[y], color=style["color"], lw=1.6, label=label)
+        if lo is not None:
+            band = main.dropna(subset=[lo, hi])
+            if len(band):
+                ax.fill_between(band[x], band[lo], band[hi], color=style["color"], alpha=0.18,
+                                lw=0)
+    for pts, size in ((main, 36), (rest, 18)):
+        if pts.empty:
+            continue
+        empty = pts[hollow].astype(bool) if hollow is not None else np.zeros(len(pts), bool)
+        for filled, sel in ((True, pts[~empty]), (False, pts[empty])):
+            if len(sel):
+                ax.scatter(sel[x], sel[y], s=size, marker=style["marker"],
+                           facecolors=style["color"] if filled else "none",
+                           edgecolors=style["color"], linewidths=1.1, zorder=3,
+                           label=None if len(main) else label)
+
+
+def _family_note(report):
+    return (f"line: n_x = {report.family} across m; points: the other shapes"
+            if report.family is not None else "")
+
+
+def draw_winner_map(report):
+    cells = report.winners
+    if cells is None or cells.empty:
+        return None
+    style = _style(report.strategies)
+    n_xs = sorted(cells["n_x"].unique())
+    ms = sorted(cells["m"].unique())
+    fig, panels = _panels(report, width=max(3.2, 1.1 * len(ms) + 1.4),
+                          height=max(2.6, 0.75 * len(n_xs) + 1.2))
+    for (layout, threads), ax in panels:
+        part = cells[(cells["layout"] == layout) & (cells["threads"] == threads)]
+        ax.set_xlim(-0.5, len(ms) - 0.5)
+        ax.set_ylim(-0.5, len(n_xs) - 0.5)
+        for r in part.itertuples():
+            x, y = ms.index(r.m), n_xs.index(r.n_x)
+            colour = style.get(r.strategy, {"color": "lightgrey"})["color"]
+            held = r.significant is True
+            ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), 1, 1, facecolor=colour,
+                                       alpha=0.85 if held else 0.35, edgecolor="white",
+                                       hatch=None if held else "//", lw=1.5))
+            if not r.confirmed:
+                label = "?"
+            elif r.strategy == report.reference:
+                label = report.reference
+            else:
+                label = f"{r.speedup:.2g}×" if math.isfinite(r.speedup) else "—"
+            ax.text(x, y, label, ha="center", va="center", fontsize=9,
+                    fontweight="bold" if held else "normal")
+        ax.set_xticks(range(len(ms)), [str(m) for m in ms])
+        ax.set_yticks(range(len(n_xs)), [str(n) for n in n_xs])
+        ax.set_xlabel("m (examples)")
+        ax.set_ylabel("n_x (features)")
+        ax.set_title(f"layout {layout}, {threads_text(threads)}", fontsize=10)
+    shown = [s for s in report.strategies if s in set(cells["strategy"])]
+    handles = [Patch(facecolor=style[s]["color"], alpha=0.85, label=s) for s in shown]
+    handles += [Patch(facecolor="white", edgecolor="grey", hatch="//",
+                      label="pale, hatched: not significant"),
+                Patch(facecolor="white", edgecolor="white",
+                      label=f"?: unconfirmed (< {report.min_samples} samples)"),
+                Patch(facecolor="white", edgecolor="white",
+                      label=f"label: speed-up over {report.reference}")]
+    fig.legend(handles=handles, loc="outside right upper", fontsize=9)
+    fig.suptitle(f"fastest strategy per shape ({report.primary_dtype} X)", fontsize=11)
+    return fig
 
 
 def draw_time(report):
-    steps = _steps64(report)
-    if steps.empty:
+    steps = report.primary
+    if steps is None or steps.empty:
         return None
-    style, family = _style(report.strategies), _family(steps)
-    fig, facets = _facets(report)
-    for (layout, threads), ax in facets:
-        sel = an.select(steps, layout=layout, threads=threads)
-        table = an.shape_table(sel)
+    style = _style(report.strategies)
+    fig, panels = _panels(report)
+    for (layout, threads), ax in panels:
+        sel = steps[(steps["layout"] == layout) & (steps["threads"] == threads)]
         for s in report.strategies:
-            if s in table:
-                _lines(ax, table[s], family, style[s], s)
-                pts = sel[(sel["strategy"] == s) & (sel["n_x"] == family)].dropna(
-                    subset=["ci_low", "ci_high"])
-                if len(pts):
-                    y = pts["value"].to_numpy()
-                    ax.errorbar(pts["size"].to_numpy(), y, fmt="none", ecolor=style[s]["color"],
-                                yerr=[(y - pts["ci_low"]).clip(0), (pts["ci_high"] - y).clip(0)],
-                                elinewidth=1, capsize=2)
-        _size_axis(ax, family)
-        ax.set_yscale("log")
-        ax.set_ylabel("time per step (s), bars: asv's 99% interval")
-        ax.set_title(f"one propagate step, layout {layout}, {an.threads_text(threads)}")
-        ax.legend(fontsize=8)
+            part = sel[sel["strategy"] == s]
+            if len(part):
+                part = part.assign(hollow=~part["confirmed"])
+                _line_and_points(ax, part, "size", "value", style[s], s, report.family,
+                                 lo="ci_low", hi="ci_high", hollow="hollow")
+        _size_axis(ax, f"size of X ({_family_note(report)})")
+        _seconds_axis(ax)
+        ax.set_ylabel("time per step (band: 99% interval)")
+        ax.set_title(f"layout {layout}, {threads_text(threads)}", fontsize=10)
+    _legend(fig)
     return fig
-
-
-def _competitors(report, steps):
-    """Strategies that come within COMPETES of numpy in at least one facet (calm points)."""
-    best = {}
-    calm = steps[~steps["noisy"]]  # one bimodal numpy point must not qualify a slow strategy
-    for (layout, threads), sel in calm.groupby(["layout", "threads"]):
-        table = an.shape_table(sel)
-        for s in report.strategies:
-            if s != "numpy" and s in table and "numpy" in table:
-                r = (table["numpy"] / table[s]).max()
-                best[s] = max(best.get(s, 0), r if np.isfinite(r) else 0)
-    return [s for s in report.strategies if best.get(s, 0) >= 1 / COMPETES]
-
-
-COMPETES = an.COMPETES_WITHIN
 
 
 def draw_speedup(report):
-    steps = _steps64(report)
-    if steps.empty or "numpy" not in set(steps["strategy"]):
+    sp = report.speedups
+    if sp is None or sp.empty or not report.competitors:
         return None
-    style, family = _style(report.strategies), _family(steps)
-    shown = _competitors(report, steps)
-    if not shown:
-        return None
-    fig, facets = _facets(report)
-    for (layout, threads), ax in facets:
-        table = an.shape_table(an.select(steps, layout=layout, threads=threads))
+    sp = sp[(sp["base"] == report.reference) & (sp["dtype"] == report.primary_dtype)]
+    sp = sp.assign(hollow=[v is not True for v in sp["significant"]])
+    style = _style(report.strategies)
+    fig, panels = _panels(report)
+    for (layout, threads), ax in panels:
+        sel = sp[(sp["layout"] == layout) & (sp["threads"] == threads)]
         values = []
-        if "numpy" in table:
-            for s in shown:
-                if s in table:
-                    ratio = table["numpy"] / table[s]
-                    _lines(ax, ratio, family, style[s], s)
-                    values += ratio.dropna().tolist()
-        ax.axhline(1.0, color="grey", lw=1, ls="--", label="numpy itself")
-        _size_axis(ax, family)
-        ax.set_yscale("log")
-        _robust_ylim(ax, values + [1.0], pad=1.3)
-        ax.set_ylabel("speedup over numpy (×, higher is faster)")
-        ax.set_title(f"speedup over numpy, layout {layout}, {an.threads_text(threads)}")
-        ax.legend(fontsize=8)
-    fig.suptitle(f"strategies within {COMPETES:g}× of numpy somewhere; the slower ones are "
-                 "in the time figure", fontsize=9)
+        for s in report.competitors:
+            part = sel[sel["strategy"] == s]
+            if len(part):
+                _line_and_points(ax, part, "size", "speedup", style[s], s, report.family,
+                                 lo="lo", hi="hi", hollow="hollow")
+                values += part["speedup"].tolist()
+        ax.axhline(1.0, color="black", lw=1, ls="--", label=f"{report.reference} itself")
+        _size_axis(ax, f"size of X ({_family_note(report)})")
+        _ratio_axis(ax, values)
+        ax.set_ylabel(f"speed-up over {report.reference}")
+        ax.set_title(f"layout {layout}, {threads_text(threads)}", fontsize=10)
+    _legend(fig)
+    fig.suptitle(f"against {report.reference}, the strategies that compete with it; band: 99% "
+                 "interval; hollow: not significant", fontsize=10)
     return fig
 
 
-def ceiling_line(ceiling, table=None):
+def ceiling_line(ceiling, sizes=()):
     """(sizes, GB/s) that draw B(size) with ``drawstyle="steps-post"`` as the shares use it
     (``analysis.ceiling_at``): each measured point holds from its size up to the next
     one; below the first the first holds, beyond the last the last.  The line spans
-    the sizes of ``table`` (an (n_x, m) shape table) too."""
+    ``sizes`` (bytes of X) too."""
     ladder = ceiling.dropna(subset=["nbytes"]).groupby("nbytes")["value"].max().sort_index()
-    sizes, values = ladder.index.to_numpy(float), ladder.to_numpy(float)
-    drawn = ([grid.nbytes(n, m) for n, m in table.index]
-             if table is not None and len(table) else [])
-    lo = min([sizes[0], *drawn])
-    hi = max([sizes[-1], *drawn]) * 1.5
-    return (np.concatenate([[lo], sizes[1:], [hi]]),
-            np.concatenate([values, [values[-1]]]))
+    at, values = ladder.index.to_numpy(float), ladder.to_numpy(float)
+    drawn = list(sizes)
+    lo = min([at[0], *drawn])
+    hi = max([at[-1], *drawn]) * 1.5
+    return (np.concatenate([[lo], at[1:], [hi]]), np.concatenate([values, [values[-1]]]))
+
+
+def _levels(ax, report, threads, xs, ys):
+    """Name the cache level that holds each stretch of the staircase (ERT's roofline)."""
+    from ..ceiling import level_of
+    caches = (report.description or {}).get("caches") or {}
+    if not caches:
+        return
+    spans = {}
+    for x0, x1, y in zip(xs[:-1], xs[1:], ys[:-1]):
+        level = level_of(math.sqrt(x0 * x1), threads, caches)
+        lo, hi, top = spans.get(level, (x0, x1, y))
+        spans[level] = (min(lo, x0), max(hi, x1), max(top, y))
+    for level, (lo, hi, top) in spans.items():
+        ax.annotate(level, (math.sqrt(lo * hi), top), xytext=(0, 3),
+                    textcoords="offset points", ha="center", va="bottom", fontsize=8,
+                    fontweight="bold")
 
 
 def draw_bandwidth(report):
-    bw = an.select(report.bandwidth, dtype="float64") if not report.bandwidth.empty else \
-        report.bandwidth
-    if bw.empty:
+    sh = report.shares
+    if sh is None or sh.empty:
         return None
-    style, family = _style(report.strategies), _family(bw)
-    fig, facets = _facets(report)
-    for (layout, threads), ax in facets:
-        table = an.shape_table(an.select(bw, layout=layout, threads=threads))
-        for s in report.strategies:
-            if s in table:
-                _lines(ax, table[s], family, style[s], s)
+    shown = report.drawn
+    style = _style(report.strategies)
+    fig, panels = _panels(report)
+    for (layout, threads), ax in panels:
+        sel = sh[(sh["layout"] == layout) & (sh["threads"] == threads)]
+        # In bytes/s, so that EngFormatter writes GB/s, MB/s.
+        sel = sel.assign(bps=sel["bytes_read"] / sel["value"],
+                         bps_lo=sel["bytes_read"] / sel["ci_high"],
+                         bps_hi=sel["bytes_read"] / sel["ci_low"], hollow=~sel["confirmed"])
+        for s in shown:
+            part = sel[sel["strategy"] == s]
+            if len(part):
+                passes = int(part["passes"].iloc[0])
+                _line_and_points(ax, part, "size", "bps", style[s],
+                                 s if passes == 1 else f"{s} (reads X {passes}×)",
+                                 report.family, lo="bps_lo", hi="bps_hi", hollow="hollow")
         c = report.ceiling[report.ceiling["threads"] == threads]
         if report.single_ceiling and len(c):
-            ax.axhline(c["value"].max(), color="black", lw=2,
-                       label=f"single read ceiling (out of cache): {c['value'].max():.1f} GB/s")
+            ax.axhline(c["value"].max() * 1e9, color="black", lw=2,
+                       label="read ceiling, one out-of-cache size")
         elif len(c):
-            xs, ys = ceiling_line(c, table)
+            xs, ys = ceiling_line(c, sel["size"].tolist())
+            ys = ys * 1e9
             ax.plot(xs, ys, color="black", lw=2, drawstyle="steps-post",
-                    label="read ceiling B(size) on these threads")
-        _size_axis(ax, family)
+                    label="read ceiling B(size, threads)")
+            _levels(ax, report, threads, xs, ys)
+        _size_axis(ax, f"size of X ({_family_note(report)})")
         ax.set_yscale("log")
-        ax.set_ylabel("bytes of X read / time (GB/s)")
-        ax.set_title(f"achieved bandwidth, layout {layout}, {an.threads_text(threads)}")
-        ax.legend(fontsize=7, loc="lower right")
+        ax.yaxis.set_major_formatter(EngFormatter(unit="B/s"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.set_ylabel("bytes read per step / median step time")
+        ax.set_title(f"layout {layout}, {threads_text(threads)}", fontsize=10)
+    _legend(fig)
     return fig
 
 
 def draw_scaling(report):
-    steps = _steps64(report)
-    if len(report.threads) < 2 or steps.empty:
+    sc = report.scaling
+    if sc is None or sc.empty:
         return None
     one, most = report.threads[0], report.threads[-1]
-    style, family = _style(report.strategies), _family(steps)
-    fig, facets = _facets(report, by_threads=False)
-    for (layout, _), ax in facets:
-        sel = an.select(steps, layout=layout)
-        t1, tn = an.shape_table(sel[sel["threads"] == one]), an.shape_table(sel[sel["threads"]
-                                                                               == most])
-        values, ratios = [], {}
-        for s in report.strategies:
-            if s in t1 and s in tn:
-                ratios[s] = ratio = t1[s] / tn[s]
-                _lines(ax, ratio, family, style[s], s)
-                values += ratio.dropna().tolist()
-        # Ring each ratio whose 1- or n-thread time is noisy, where it is drawn.
-        marks = {(r.size, float(ratios[r.strategy].get((r.n_x, r.m), np.nan)))
-                 for r in sel[sel["noisy"]].itertuples() if r.strategy in ratios}
-        marks = sorted((x, y) for x, y in marks if np.isfinite(y))
-        if marks:
-            ax.scatter(*zip(*marks), marker="o", facecolors="none", edgecolors="red", s=90,
-                       linewidths=1.2, label="noisy time behind it (see findings)", zorder=5)
-        ax.axhline(1.0, color="grey", lw=1, ls="--", label="no gain")
-        ax.axhline(most / one, color="black", lw=1, ls=":", label=f"ideal ({most / one:g}×)")
-        _size_axis(ax, family)
-        ax.set_yscale("log")
-        _robust_ylim(ax, values + [1.0, most / one], pad=1.3)
-        ax.set_ylabel(f"speedup of {most} threads over {one} (×)")
-        ax.set_title(f"thread scaling, layout {layout}")
-        ax.legend(fontsize=8)
+    shown = report.drawn
+    style = _style(report.strategies)
+    fig, panels = _panels(report, by_threads=False, width=6.4)
+    sc = sc.assign(hollow=sc["noisy"] | ~sc["confirmed"])
+    for (layout, _), ax in panels:
+        sel = sc[sc["layout"] == layout]
+        for s in shown:
+            part = sel[sel["strategy"] == s]
+            if len(part):
+                _line_and_points(ax, part, "size", "efficiency", style[s], s, report.family,
+                                 lo="lo", hi="hi", hollow="hollow")
+        ax.axhline(1.0, color="black", lw=1, ls=":", label=f"ideal ({most / one:g}× faster)")
+        ax.axhline(one / most, color="grey", lw=1, ls="--", label="no gain over 1 thread")
+        _size_axis(ax, f"size of X ({_family_note(report)})")
+        ax.set_ylim(0, 1.3)
+        ax.set_ylabel(f"parallel efficiency: (t{one} / t{most}) / {most / one:g}")
+        ax.set_title(f"layout {layout}; band: 99% interval; hollow: noisy or unconfirmed",
+                     fontsize=10)
+    _legend(fig)
     return fig
 
 
-def history_shape(report):
-    """The cat data's shape where measured, else the measured shape nearest to it in size."""
-    shapes = {(int(n), int(m)) for n, m in zip(report.history["n_x"], report.history["m"])}
-    if not shapes:
-        return None
-    if grid.CAT_SHAPE in shapes:
-        return grid.CAT_SHAPE
-    cat = grid.nbytes(*grid.CAT_SHAPE)
-    return min(shapes, key=lambda s: abs(np.log(grid.nbytes(*s) / cat)))
-
-
 def draw_history(report):
-    if len(report.commits) < 2:
+    if len(report.commits) < 2 or report.history_shape is None:
         return None
-    shape = history_shape(report)
-    rows = an.select(report.history, n_x=shape[0], m=shape[1], dtype="float64")
+    shape = report.history_shape
+    h = report.history
+    rows = h[(h["n_x"] == shape[0]) & (h["m"] == shape[1]) & (h["dtype"] == report.primary_dtype)]
     pos = {c: i for i, (c, _) in enumerate(report.commits)}
     style = _style(report.strategies)
-    fig, facets = _facets(report)
-    for (layout, threads), ax in facets:
-        sel = an.select(rows, layout=layout, threads=threads)
+    fig, panels = _panels(report)
+    for (layout, threads), ax in panels:
+        sel = rows[(rows["layout"] == layout) & (rows["threads"] == threads)]
         for s in report.strategies:
             pts = sel[sel["strategy"] == s].groupby("commit")["value"].median()
             pts = pts[[c in pos for c in pts.index]]
@@ -274,40 +350,26 @@ def draw_history(report):
                 ax.plot([pos[c] for c in order], pts[order].to_numpy(), label=s, **style[s])
         ax.set_xticks(range(len(report.commits)))
         ax.set_xticklabels([f"{c[:8]}\n{d:%Y-%m-%d}" for c, d in report.commits], fontsize=7)
-        ax.set_yscale("log")
+        _seconds_axis(ax)
         ax.set_xlabel("commit (oldest to newest)")
-        ax.set_ylabel("time per step (s)")
-        ax.set_title(f"{an.shape_text(*shape)}, layout {layout}, {an.threads_text(threads)}")
+        ax.set_ylabel("time per step")
+        ax.set_title(f"{shape_text(*shape)}, layout {layout}, {threads_text(threads)}",
+                     fontsize=10)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
+    _legend(fig)
     return fig
 
 
-def accuracy_points(report):
-    """(shape, rows): step time and dw error per strategy and dtype, at the largest
-    shape with both (layout F, as the accuracy benchmarks; most threads)."""
-    acc = report.accuracy
-    if acc.empty:
-        return None, None
-    steps = an.select(report.steps, layout="F", threads=report.threads[-1])
-    pts = acc.merge(steps[["strategy", "n_x", "m", "dtype", "value"]],
-                    on=["strategy", "n_x", "m", "dtype"]).dropna(subset=["error_dw", "value"])
-    if pts.empty:
-        return None, None
-    shape = max(zip(pts["n_x"], pts["m"]), key=lambda s: (s == grid.CAT_SHAPE, s[0] * s[1]))
-    return shape, pts[(pts["n_x"] == shape[0]) & (pts["m"] == shape[1])]
-
-
 def draw_accuracy(report):
-    shape, pts = accuracy_points(report)
-    if shape is None:
+    pts, shape = report.accuracy_points, report.accuracy_at
+    if shape is None or pts is None or pts.empty:
         return None
     style = _style(report.strategies)
-    fig, ax = plt.subplots(figsize=(7.5, 5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8.5, 4.8), layout="constrained")
     floor = 1e-18  # an exact result would sit at 0, off a log axis
     for r in pts.itertuples():
         st = style.get(r.strategy, {"color": "grey", "marker": "o"})
-        filled = r.dtype == "float64"
+        filled = r.dtype == report.primary_dtype
         ax.scatter(r.value, max(r.error_dw, floor), marker=st["marker"], s=70,
                    facecolors=st["color"] if filled else "none", edgecolors=st["color"],
                    linewidths=1.5, label=f"{r.strategy}, {r.dtype}", zorder=3)
@@ -315,24 +377,26 @@ def draw_accuracy(report):
         eps = float(np.finfo(dtype).eps)
         ax.axhline(eps, color="grey", lw=0.8, ls=ls)
         ax.annotate(f"{dtype} machine epsilon", (0.99, eps), xycoords=("axes fraction", "data"),
-                    ha="right", va="bottom", fontsize=7, color="grey")
+                    ha="right", va="bottom", fontsize=8, color="grey")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(EngFormatter(unit="s"))
     ax.set_yscale("log")
-    ax.set_xlabel("time per step (s)")
+    ax.set_xlabel("time per step")
     ax.set_ylabel("relative error of dw against the exact step")
-    ax.set_title(f"{an.shape_text(*shape)}, layout F, {an.threads_text(report.threads[-1])}: "
-                 "filled float64 X, hollow float32 X")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(f"{shape_text(*shape)}, layout F, {threads_text(report.threads[-1])}: "
+                 "filled float64 X, hollow float32 X", fontsize=10)
+    ax.grid(True, which="major", alpha=0.3)
+    fig.legend(loc="outside right upper", fontsize=9)
     return fig
 
 
 FIGURES = [
-    Figure("time_vs_size", "Time per step against the size of X", draw_time),
-    Figure("speedup", "Speedup over numpy, for the strategies that compete with it",
+    Figure("winner_map", "The fastest strategy at each measured shape", draw_winner_map),
+    Figure("speedup", "Speed-up over numpy, for the strategies that compete with it",
            draw_speedup),
-    Figure("bandwidth", "Achieved bandwidth against the read ceiling", draw_bandwidth),
-    Figure("thread_scaling", "Thread scaling", draw_scaling),
+    Figure("time_vs_size", "Time per step against the size of X", draw_time),
+    Figure("bandwidth", "Bytes read per second against the read ceiling", draw_bandwidth),
+    Figure("thread_scaling", "Thread scaling as parallel efficiency", draw_scaling),
     Figure("accuracy", "Speed against accuracy, per strategy and dtype of X", draw_accuracy),
     Figure("history", "Time per step across commits, at the cat data's size", draw_history),
 ]

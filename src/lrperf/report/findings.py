@@ -1,11 +1,14 @@
-"""The written findings: each number comes from one measured shape, named beside it."""
+"""The written findings, rendered from the report's facets: each number from one measured
+shape, named beside it; a number from too few samples says so."""
 import math
 
 from .. import grid
-from . import analysis as an
+from .units import human_bytes as hb
+from .units import human_seconds as hs
+from .units import shape_text, threads_text, where_text
 
-hb, hs, shape_text = an.human_bytes, an.human_seconds, an.shape_text
 MAX_NOISY_LISTED = 12
+MAX_LEVELS = 4
 
 
 def _at(shape, dtype="float64"):
@@ -13,199 +16,214 @@ def _at(shape, dtype="float64"):
     return f"{shape_text(n_x, m)}, {hb(grid.nbytes(n_x, m, dtype))}"
 
 
-def _range(ratios, sig=None):
-    """'a× (shape) to b× (shape)' of a Series indexed by (n_x, m)."""
-    r = ratios.dropna()
+MARK_UNCONFIRMED = [True]  # off when every point is unconfirmed: one finding says so
+
+
+def _range(frame, column="ratio", sig=None):
+    """'a× (shape) to b× (shape)' over the rows of ``frame`` (n_x, m, column), with how many
+    held (``sig``: a column of True/False/None) and how many are unconfirmed."""
+    r = frame.dropna(subset=[column])
     if r.empty:
         return None
-    lo, hi = r.idxmin(), r.idxmax()
-    text = f"{r[lo]:.3g}× ({_at(lo)})"
-    if hi != lo:
-        text += f" to {r[hi]:.3g}× ({_at(hi)})"
+    lo, hi = r.loc[r[column].idxmin()], r.loc[r[column].idxmax()]
+    text = f"{lo[column]:.3g}× ({_at((lo.n_x, lo.m))})"
+    if (hi.n_x, hi.m) != (lo.n_x, lo.m):
+        text += f" to {hi[column]:.3g}× ({_at((hi.n_x, hi.m))})"
     if sig is not None:
-        known = sig.reindex(r.index).dropna()
+        known = r[r[sig].map(lambda v: v is True or v is False)]
         if len(known):
-            text += f", significant at {int(known.sum())} of {len(known)} shapes"
+            text += f", significant at {int(sum(v is True for v in known[sig]))} of {len(known)} shapes"
+    if MARK_UNCONFIRMED[0] and "confirmed" in r and not r["confirmed"].all():
+        weak = int((~r["confirmed"].astype(bool)).sum())
+        text += f" ({weak} of {len(r)} unconfirmed: too few samples)"
     return text
 
 
-def _significance(report, rows, a, b):
-    """asv compare's verdict for strategy a against b at each shape (NaN: no interval)."""
-    out = {}
-    for shape, pair in rows[rows["strategy"].isin([a, b])].groupby(["n_x", "m"]):
-        ra, rb = pair[pair["strategy"] == a], pair[pair["strategy"] == b]
-        if len(ra) == 1 and len(rb) == 1:
-            verdict = an.is_different(ra.iloc[0], rb.iloc[0])
-            out[tuple(int(v) for v in shape)] = math.nan if verdict is None else float(verdict)
-    import pandas as pd
-    s = pd.Series(out, dtype=float)
-    if len(s):
-        s.index = s.index.set_names(["n_x", "m"])
-    return s
-
-
-def _where(layout, threads, dtype="float64"):
-    extra = "" if dtype == "float64" else f", {dtype}"
-    return f"layout {layout}, {an.threads_text(threads)}{extra}"
-
-
-def _block(report, layout, threads):
+def _fastest(report):
     out = []
-    sel = an.select(report.steps, layout=layout, threads=threads, dtype="float64")
-    times = an.shape_table(sel)
-    if times.empty:
-        return out
-    where = _where(layout, threads)
-    parts = []
-    for lo, hi, s in an.regimes(times):
-        parts.append(f"{s} at {_at(lo)}" if lo == hi else f"{s} from {_at(lo)} to {_at(hi)}")
-    out.append(f"- **Fastest** ({where}): " + "; ".join(parts) + ".")
-    for base in grid.BASELINES:
-        if base not in times:
-            continue
+    for (layout, threads) in sorted({(r.layout, r.threads) for r in report.regimes}):
         parts = []
-        for s in report.strategies:
-            if s not in grid.BASELINES and s in times:
-                sig = _significance(report, sel, s, base) if base == "numpy" else None
-                text = _range(times[base] / times[s], sig)
-                if text:
-                    parts.append(f"{s} {text}")
-        if parts:
-            out.append(f"- **Speedup over {base}** ({where}): " + "; ".join(parts) + ".")
-    cross = []
-    # numpy against each strategy, and the strategies that are fastest somewhere
-    # against each other: the pairs a reader chooses between.
-    fastest = {s for _, _, s in an.regimes(times)}
-    pairs = [(a, b) for i, a in enumerate(report.strategies) for b in report.strategies[i + 1:]
-             if "numpy" in (a, b) or {a, b} <= fastest]
-    for a, b in pairs:
-        if True:
-            kind, detail = an.crossovers(times, a, b)
-            if kind == "one":
-                below_at, above_at, below, above = detail
-                cross.append(f"{below} is faster up to {_at(below_at)}, {above} from "
-                             f"{_at(above_at)}")
-            elif kind == "mixed":
-                cross.append(f"{a} vs {b} flips more than once ({a} faster at {detail[0]} of "
-                             f"{detail[1]} shapes: n_x and m decide, not the size alone)")
-    if cross:
-        out.append(f"- **Crossovers** ({where}): " + "; ".join(cross) + ".")
+        for r in report.regimes:
+            if (r.layout, r.threads) != (layout, threads):
+                continue
+            span = (f"at {_at(r.first)}" if r.first == r.last
+                    else f"from {_at(r.first)} to {_at(r.last)}")
+            weak = "" if r.confirmed == r.cells else (
+                " (unconfirmed)" if r.confirmed == 0 else
+                f" ({r.cells - r.confirmed} of {r.cells} unconfirmed)")
+            parts.append(f"{r.strategy} {span}{weak}")
+        out.append(f"- **Fastest** ({where_text(layout, threads)}): " + "; ".join(parts) + ".")
     return out
 
 
-def _ceiling_block(report):
-    bw = report.bandwidth
-    if bw.empty or bw["share"].isna().all():
-        return []
+def _speedups(report, layout, threads):
     out = []
-    kind = ("one out-of-cache read ceiling (these results predate the size ladder)"
-            if report.single_ceiling else "the read ceiling measured at the same working-set size")
-    for (layout, threads), part in bw[bw["dtype"] == "float64"].groupby(["layout", "threads"]):
+    sp = report.speedups
+    sel = sp[(sp["layout"] == layout) & (sp["threads"] == threads)
+             & (sp["dtype"] == report.primary_dtype)]
+    for base in grid.BASELINES:
+        part = sel[sel["base"] == base]
         parts = []
         for s in report.strategies:
+            if s in grid.BASELINES:
+                continue
+            text = _range(part[part["strategy"] == s], "speedup",
+                          "significant" if base == report.reference else None)
+            if text:
+                parts.append(f"{s} {text}")
+        if parts:
+            out.append(f"- **Speedup over {base}** ({where_text(layout, threads)}): "
+                       + "; ".join(parts) + ".")
+    return out
+
+
+def _crossovers(report, layout, threads):
+    cross = []
+    for c in report.crossovers:
+        if (c.layout, c.threads) != (layout, threads):
+            continue
+        if c.kind == "one":
+            below_at, above_at, below, above = c.detail
+            cross.append(f"{below} is faster up to {_at(below_at)}, {above} from {_at(above_at)}")
+        else:
+            cross.append(f"{c.a} vs {c.b} flips more than once ({c.a} faster at {c.detail[0]} "
+                         f"of {c.detail[1]} shapes: n_x and m decide, not the size alone)")
+    if not cross:
+        return []
+    return [f"- **Crossovers** ({where_text(layout, threads)}): " + "; ".join(cross) + "."]
+
+
+def _shares(report):
+    sh = report.shares
+    if sh is None or sh.empty or sh["share"].isna().all():
+        return []
+    kind = ("one out-of-cache read ceiling (these results predate the size ladder)"
+            if report.single_ceiling else "the read ceiling at the size of X")
+    out = []
+    for (layout, threads), part in sh.groupby(["layout", "threads"]):
+        parts = []
+        for s in report.drawn:
             col = part[part["strategy"] == s].dropna(subset=["share"])
             if col.empty:
                 continue
             best = col.loc[col["share"].idxmax()]
-            parts.append(f"{s} up to {100 * best['share']:.2g}% ({best['value']:.3g} of "
-                         f"{best['ceiling']:.3g} GB/s at {_at((best['n_x'], best['m']))})")
+            reads = "" if best["passes"] == 1 else f", X read {int(best['passes'])} times"
+            level = f" in {best['level']}" if isinstance(best["level"], str) else ""
+            weak = "" if best["confirmed"] else ", unconfirmed"
+            parts.append(f"{s} up to {100 * best['share']:.2g}% ({best['gbs']:.3g} of "
+                         f"{best['ceiling']:.3g} GB/s at {_at((best['n_x'], best['m']))}"
+                         f"{level}{reads}{weak})")
         if parts:
-            out.append(f"- **Share of {kind}** ({_where(layout, int(threads))}): "
-                       + "; ".join(parts) + ".")
-    over = bw[bw["share"] > 1]
+            out.append(f"- **Share of {kind}** (bytes read over the median step time of the "
+                       f"table, {where_text(layout, int(threads))}): " + "; ".join(parts) + ".")
+    over = sh[sh["share"] > 1]
     if len(over):
-        shapes = ", ".join(f"{r.strategy} {_at((r.n_x, r.m))}" for r in over.itertuples())
-        out.append(f"- **Ceiling too low** at {len(over)} points ({shapes}): a share above "
+        shapes = ", ".join(f"{r.strategy} {_at((r.n_x, r.m))}" for r in over.head(8).itertuples())
+        more = f" and {len(over) - 8} more" if len(over) > 8 else ""
+        out.append(f"- **Ceiling too low** at {len(over)} points ({shapes}{more}): a share above "
                    "100% of a physical limit means the limit under-read there (for a single "
                    "out-of-cache ceiling: X fit in a cache), not that the kernel beat it.")
     return out
 
 
-def _scaling_block(report):
-    if len(report.threads) < 2:
+def _scaling(report):
+    sc = report.scaling
+    if sc is None or sc.empty:
         return []
     one, most = report.threads[0], report.threads[-1]
     out = []
     for layout in report.layouts:
-        sel = an.select(report.steps, layout=layout, dtype="float64")
-        t1 = an.shape_table(sel[sel["threads"] == one])
-        tn = an.shape_table(sel[sel["threads"] == most])
+        sel = sc[sc["layout"] == layout]
         calm = sel[~sel["noisy"]]
-        calm1 = an.shape_table(calm[calm["threads"] == one])
-        calmn = an.shape_table(calm[calm["threads"] == most])
-        parts = []
-        for s in report.strategies:
-            if s in calm1 and s in calmn:
-                text = _range(calm1[s] / calmn[s])
-                if text:
-                    parts.append(f"{s} {text}")
-        dropped = int(((t1.notna() & tn.notna()).sum().sum() if not t1.empty and not tn.empty
-                       else 0) - ((calm1.notna() & calmn.notna()).sum().sum()
-                                  if not calm1.empty and not calmn.empty else 0))
+        parts = [f"{s} {text}" for s in report.strategies
+                 for text in [_range(calm[calm["strategy"] == s], "speedup")] if text]
+        dropped = len(sel) - len(calm)
         if parts:
             note = f"; {dropped} noisy pairs left out" if dropped > 0 else ""
             out.append(f"- **Thread scaling** ({most} threads over {one}, layout {layout}"
-                       f"{note}): " + "; ".join(parts) + ".")
-    return out
-
-
-def _layout_block(report):
-    if not {"C", "F"} <= set(report.layouts):
-        return []
-    out = []
-    for threads in report.threads:
-        sel = an.select(report.steps, threads=threads, dtype="float64")
-        c, f = an.shape_table(sel[sel["layout"] == "C"]), an.shape_table(sel[sel["layout"] == "F"])
-        parts = [f"{s} {text}" for s in report.strategies if s in c and s in f
-                 for text in [_range(c[s] / f[s])] if text]
-        if parts:
-            out.append(f"- **Layout** (time in C order over F order, "
-                       f"{an.threads_text(threads)}; above 1× F is faster): "
+                       f"{note}; parallel efficiency is this over {most / one:g}): "
                        + "; ".join(parts) + ".")
     return out
 
 
-def _dtype_block(report):
-    if "float32" not in report.dtypes:
+def _layout(report):
+    lr = report.layout_ratio
+    if lr is None or lr.empty:
         return []
     out = []
-    for (layout, threads), sel in report.steps.groupby(["layout", "threads"]):
-        d64 = an.shape_table(sel[sel["dtype"] == "float64"])
-        d32 = an.shape_table(sel[sel["dtype"] == "float32"])
-        parts = [f"{s} {text}" for s in report.strategies if s in d64 and s in d32
-                 for text in [_range(d64[s] / d32[s])] if text]
+    for threads in report.threads:
+        sel = lr[lr["threads"] == threads]
+        parts = [f"{s} {text}" for s in report.strategies
+                 for text in [_range(sel[sel["strategy"] == s])] if text]
         if parts:
-            out.append(f"- **float32 over float64** (time ratio, above 1× float32 is "
-                       f"faster; {_where(layout, int(threads))}): " + "; ".join(parts) + ".")
+            out.append(f"- **Layout** (time in C order over F order, {threads_text(threads)}; "
+                       "above 1× F is faster): " + "; ".join(parts) + ".")
     return out
 
 
-def _noise_block(report):
-    flagged = report.steps[report.steps["noisy"]]
-    if flagged.empty:
+def _dtype(report):
+    dr = report.dtype_ratio
+    if dr is None or dr.empty:
         return []
-    shown = flagged.assign(spread=(flagged["ci_high"] - flagged["ci_low"]) / flagged["value"])
-    shown = shown.sort_values("spread", ascending=False)
+    out = []
+    for (layout, threads), sel in dr.groupby(["layout", "threads"]):
+        parts = [f"{s} {text}" for s in report.strategies
+                 for text in [_range(sel[sel["strategy"] == s])] if text]
+        if parts:
+            out.append(f"- **float32 over float64** (time ratio, above 1× float32 is faster; "
+                       f"{where_text(layout, int(threads))}): " + "; ".join(parts) + ".")
+    return out
+
+
+def _peers(report):
+    """Each strategy's propagate beside its resident step, at its largest measured point."""
+    pe = report.peers
+    if pe is None or pe.empty:
+        return []
+    pe = pe[pe["dtype"] == report.primary_dtype]
+    out = []
+    for (layout, threads), sel in pe.groupby(["layout", "threads"]):
+        if threads != report.threads[-1]:
+            continue
+        parts = []
+        for s in report.strategies:
+            mine = sel[sel["strategy"] == s]
+            if mine.empty:
+                continue
+            r = mine.loc[mine["size"].idxmax()]
+            diff = (f"{hs(r.per_call)} a call more: {r.per_call_kind}"
+                    if r.per_call > 0.1 * r.resident else "no per-call cost measurable")
+            parts.append(f"{s} {hs(r.propagate)} per `propagate`, {hs(r.resident)} per step of "
+                         f"`optimize` at {_at((r.n_x, r.m))} ({diff})")
+        if parts:
+            out.append(f"- **Resident step beside propagate** ({where_text(layout, threads)}; "
+                       f"`optimize` runs {grid.OPTIMIZE_ITERATIONS} steps on X prepared once): "
+                       + "; ".join(parts) + ".")
+    return out
+
+
+def _noise(report):
+    flagged = report.noisy
+    if flagged is None or flagged.empty:
+        return []
     pts = "; ".join(
-        f"{r.strategy} {_where(r.layout, int(r.threads), r.dtype)} at {_at((r.n_x, r.m))} "
+        f"{r.strategy} {where_text(r.layout, int(r.threads), r.dtype)} at {_at((r.n_x, r.m))} "
         f"(median {hs(r.value)}, 99% interval {hs(r.ci_low)}–{hs(r.ci_high)})"
-        for r in shown.head(MAX_NOISY_LISTED).itertuples())
+        for r in flagged.head(MAX_NOISY_LISTED).itertuples())
     more = (f"; and {len(flagged) - MAX_NOISY_LISTED} more (results.csv: ci_low, ci_high, "
             "q_25, q_75)" if len(flagged) > MAX_NOISY_LISTED else "")
     return [f"- **Noisy points** ({len(flagged)} of {len(report.steps)}; asv's 99% interval "
-            f"wider than the median, or quartiles more than {100 * an.NOISE_IQR_SHARE:.0f}% "
+            f"wider than the median, or quartiles more than {100 * report.noise_iqr_share:.0f}% "
             f"of it apart; widest first): {pts}{more}. Their ratios above are less certain. "
-            f"{_remeasured(report)} Measure again (`lrperf study --replace`) on a quieter "
-            "machine."]
+            f"{_remeasured(report.remeasured)} Measure again (`lrperf study --replace`) on a "
+            "quieter machine."]
 
 
-def _remeasured(report):
+def _remeasured(done):
     """What the study that made these results did about noisy points (its sidecar)."""
-    study = (report.description or {}).get("study")
-    if not isinstance(study, dict) or "remeasured" not in study:
+    if done == "unrecorded":
         return ("Whether they were measured twice is not recorded (results of `asv run`, "
                 "or of an older lrperf).")
-    done = study["remeasured"]
     if not isinstance(done, dict):
         return "They were measured once (asv --quick, or `lrperf study --no-remeasure`)."
     return (f"`lrperf study` measured {done.get('points')} flagged point(s) a second time "
@@ -213,184 +231,115 @@ def _remeasured(report):
             "stayed noisy; those points show their second measurement.")
 
 
-def _first_call_block(report):
-    first = report.first_call
-    if first.empty or "cache" not in first.columns:
+def _unconfirmed(report):
+    if not report.unconfirmed:
         return []
-    parts = []
-    for s in report.strategies:
-        row = first[first["strategy"] == s]
-        vals = {c: row[row["cache"] == c]["value"].median() for c in ("cold", "warm")}
-        shown = [f"{hs(v)} {c}" for c, v in vals.items() if math.isfinite(v)]
-        if shown:
-            parts.append(f"{s} " + " / ".join(shown))
-    if not parts:
+    return [f"- **Unconfirmed** ({report.unconfirmed} of {len(report.steps)} step points): "
+            f"fewer than {report.min_samples} samples or no finite 99% interval (asv --quick "
+            "takes one). Their times are in the table and results.csv; no speed-up of them "
+            "is called significant, and the first screen leaves them out."]
+
+
+def _first_call(report):
+    if not report.first_calls:
         return []
+    parts = [f"{s} " + " / ".join(f"{hs(v)} {c}" for c, v in vals.items())
+             for s, vals in report.first_calls.items()]
     return ["- **First call** (compilation or Numba cache load, fresh interpreter, not in "
             "any timing above): " + "; ".join(parts) + "."]
 
 
-def _reads(strategy, dtype):
-    """How a strategy reads X of ``dtype``: natively (and what it sums in) or through a
-    float64 copy; from the registry (None: not registered here)."""
-    from ..registry import STRATEGIES
-    record = STRATEGIES.get(strategy)
-    if record is None:
-        return None
-    if dtype not in record.dtypes:
-        return "gets a float64 copy"
-    return f"reads it, sums in {record.accumulation(dtype)}"
-
-
-def _accuracy_block(report):
-    acc = report.accuracy
-    if acc.empty:
+def _accuracy(report):
+    worst = report.accuracy_worst
+    if worst is None or worst.empty:
         return []
     out = []
-    names = report.strategies + sorted(set(acc["strategy"]) - set(report.strategies))
-    top = acc.loc[(acc["n_x"] * acc["m"]).idxmax()]
-    for dtype in [d for d in grid.DTYPES if d in set(acc["dtype"])]:
-        sel = acc[acc["dtype"] == dtype]
+    names = report.strategies + sorted(set(worst["strategy"]) - set(report.strategies))
+    top = report.accuracy_shape
+    for dtype in [d for d in grid.DTYPES if d in set(worst["dtype"])]:
+        sel = worst[worst["dtype"] == dtype]
         parts = []
         for s in names:
             r = sel[sel["strategy"] == s]
-            if r.empty or r["error_dw"].isna().all():
+            if r.empty:
                 continue
-            worst = r.loc[r["error_dw"].idxmax()]
-            how = _reads(s, dtype) if dtype != "float64" else None
-            text = (f"{s}{f' ({how})' if how else ''} dw {worst.error_dw:.2g} at "
-                    f"{_at((worst.n_x, worst.m), dtype)}")
-            if r["error_cost"].notna().any():
-                text += f", cost {r['error_cost'].max():.2g}"
+            r = r.iloc[0]
+            how = r.reads if dtype != report.primary_dtype else None
+            text = (f"{s}{f' ({how})' if how else ''} dw {r.error_dw:.2g} at "
+                    f"{_at((r.n_x, r.m), dtype)}")
+            if math.isfinite(r.error_cost):
+                text += f", cost {r.error_cost:.2g}"
             parts.append(text)
         if parts:
             out.append(f"- **Accuracy, {dtype} X** (largest relative error against the exact "
                        f"50-digit step on the same values, over n_x × m up to "
-                       f"{shape_text(top.n_x, top.m)}, layout F): " + "; ".join(parts) + ".")
+                       f"{shape_text(*top)}, layout F): " + "; ".join(parts) + ".")
     return out
 
 
-def _trade_block(report):
-    """The float32 trade in two sentences: bytes, speed and error per dtype, at one shape."""
-    if "float32" not in report.dtypes:
+def _trade(report):
+    t = report.trade
+    if t is None:
         return []
-    threads = report.threads[-1]
-    sel = an.select(report.steps, layout="F", threads=threads)
-    d64 = an.shape_table(sel[sel["dtype"] == "float64"])
-    d32 = an.shape_table(sel[sel["dtype"] == "float32"])
-    both = [s for s in report.strategies if s in d64 and s in d32
-            and (d64[s] / d32[s]).notna().any()]
-    if not both:
-        return []
-    ratios = {s: (d64[s] / d32[s]).dropna() for s in both}
-    shapes = set.intersection(*(set(r.index) for r in ratios.values()))
-    if not shapes:
-        return []
-    shape = max(shapes, key=lambda sh: sh[0] * sh[1])
-    acc = report.accuracy
-    errors = []
-    for s in both:
-        worst = {d: acc[(acc["strategy"] == s) & (acc["dtype"] == d)]["error_dw"].max()
-                 for d in grid.DTYPES} if len(acc) else {}
-        if all(math.isfinite(worst.get(d, math.nan)) for d in grid.DTYPES):
-            how = _reads(s, "float32")
-            errors.append(f"{s} {worst['float64']:.2g} in float64, {worst['float32']:.2g} "
-                          f"in float32{f' (it {how})' if how else ''}")
-    speed = "; ".join(f"{s} {hs(d64.loc[shape, s])} in float64, {hs(d32.loc[shape, s])} in "
-                      f"float32 ({ratios[s][shape]:.3g}×)" for s in both)
-    text = (f"- **The float32 trade** (layout F, {an.threads_text(threads)}, "
-            f"{shape_text(*shape)}): float32 X is {hb(grid.nbytes(*shape, 'float32'))} a step "
-            f"instead of {hb(grid.nbytes(*shape))}: {speed}.")
-    if errors:
+    speed = "; ".join(f"{s} {hs(a)} in float64, {hs(b)} in float32 ({r:.3g}×)"
+                      for s, (a, b, r) in t.times.items())
+    text = (f"- **The float32 trade** (layout F, {threads_text(t.threads)}, "
+            f"{shape_text(*t.shape)}): float32 X is {hb(t.bytes32)} a step "
+            f"instead of {hb(t.bytes64)}: {speed}.")
+    if t.errors:
         text += (" The largest relative error of dw against the exact step (accuracy "
-                 "benchmarks): " + "; ".join(errors) + ".")
+                 "benchmarks): " + "; ".join(
+                     f"{s} {e64:.2g} in float64, {e32:.2g} in float32"
+                     + (f" (it {t.reads[s]})" if t.reads.get(s) else "")
+                     for s, (e64, e32) in t.errors.items()) + ".")
     return [text]
 
 
-def _xla_block(report):
-    """What XLA compiled (benchmarks/xla.py), beside jax_xla's measured step."""
-    prog = report.xla
-    if prog.empty or "x_reads" not in prog or prog["x_reads"].isna().all():
-        return []
+def _xla(report):
+    name = grid.XLA_STRATEGY
     out = []
-    for r in prog.dropna(subset=["x_reads"]).itertuples():
-        n_x, m, layout = int(r.n_x), int(r.m), r.layout
-        reads = int(r.x_reads)
-        fused = "" if not math.isfinite(getattr(r, "dot_fusions", math.nan)) else (
-            f", {int(r.dot_fusions)} fusion(s) holding a dot")
-        dots = "" if not math.isfinite(getattr(r, "dots", math.nan)) else f"{int(r.dots)} dot(s)"
-        verdict = (f"X is read {reads} times per step, as numpy reads it (numba_fused: once)"
-                   if reads >= 2 else "X is read once per step")
-        text = (f"- **What XLA compiled** (jax_xla's optimized HLO at {_at((n_x, m))}, layout "
-                f"{layout}): {dots}{fused}; {reads} instruction(s) take X as an operand, so "
-                f"{verdict}.")
-        layout_steps = an.select(report.steps, layout=layout, dtype="float64")
-        jax = layout_steps[layout_steps["strategy"] == "jax_xla"]
-        where = ""
-        if len(jax) and not ((jax["n_x"] == n_x) & (jax["m"] == m)).any():
-            # Skipped there (estimated too slow): the largest shape it was measured at.
-            big = jax.loc[(jax["n_x"] * jax["m"]).idxmax()]
-            n_x, m = int(big.n_x), int(big.m)
-            where = f" at {_at((n_x, m))}, the largest shape with a jax_xla step,"
-        steps = an.select(layout_steps, n_x=n_x, m=m)
-        jax_threads = sorted(int(t) for t in steps[steps["strategy"] == "jax_xla"]["threads"])
-        if jax_threads:
-            t = jax_threads[-1]
-            at = an.select(steps, threads=t).set_index("strategy")["value"]
-            opt = an.select(report.optimize, n_x=n_x, m=m, layout=layout, dtype="float64",
-                            threads=t)
-            opt = opt[opt["strategy"] == "jax_xla"]["value"]
-            times = [f"jax_xla {hs(at['jax_xla'])} per `propagate` (converts X for XLA on "
+    for p in report.xla_programs:
+        fused = "" if not math.isfinite(p.dot_fusions) else (
+            f", {int(p.dot_fusions)} fusion(s) holding a dot")
+        dots = "" if not math.isfinite(p.dots) else f"{int(p.dots)} dot(s)"
+        verdict = (f"X is read {p.x_reads} times per step, as numpy reads it"
+                   if p.x_reads >= 2 else "X is read once per step")
+        text = (f"- **What XLA compiled** ({name}'s optimized HLO at {_at(p.shape)}, layout "
+                f"{p.layout}): {dots}{fused}; {p.x_reads} instruction(s) take X as an operand, "
+                f"so {verdict}.")
+        if p.threads is not None:
+            where = "" if p.measured_at == p.shape else (
+                f" at {_at(p.measured_at)}, the largest shape with a {name} step,")
+            times = [f"{name} {hs(p.propagate)} per `propagate` (converts X for XLA on "
                      "every call)"]
-            if len(opt):
-                times.append(f"{hs(opt.iloc[0] / grid.OPTIMIZE_ITERATIONS)} per step of "
-                             f"`optimize` (once per {grid.OPTIMIZE_ITERATIONS} steps)")
-            times += [f"{s} {hs(at[s])}" for s in ("numpy", "numba_fused") if s in at]
-            text += f" Measured{where} at {an.threads_text(t)}: " + "; ".join(times) + "."
+            if math.isfinite(p.resident):
+                times.append(f"{hs(p.resident)} per step of `optimize` (once per "
+                             f"{grid.OPTIMIZE_ITERATIONS} steps)")
+            times += [f"{s} {hs(v)}" for s, v in p.others.items()]
+            text += f" Measured{where} at {threads_text(p.threads)}: " + "; ".join(times) + "."
         out.append(text)
-    measured = sorted({int(t) for t in
-                       report.steps[report.steps["strategy"] == "jax_xla"]["threads"]})
-    if measured:
-        out.append("- **jax_xla's threads**: its points ran at "
-                   + ", ".join(an.threads_text(t) for t in measured)
-                   + " only: XLA sizes its thread pool when JAX starts, so the suite skips "
-                   "the other thread counts (`python scripts/bench_jax.py` pins a process "
-                   "to one core for them).")
     return out
+
+
+def _partial_threads(report):
+    if not report.partial_threads:
+        return []
+    parts = [f"{s} at " + ", ".join(threads_text(t) for t in got) + " only"
+             for s, got in report.partial_threads.items()]
+    return ["- **Thread counts**: " + "; ".join(parts) + " (a strategy whose thread pool is "
+            "sized when its library starts, as XLA's, is skipped at the other counts; "
+            "`python scripts/bench_jax.py` pins a process to one core for them)."]
 
 
 def findings(report):
     if report.steps.empty:
         return ["- No step timings in these results."]
-    out = []
+    MARK_UNCONFIRMED[0] = report.unconfirmed < len(report.steps)
+    out = _unconfirmed(report) + _fastest(report)
     for layout in report.layouts:
         for threads in report.threads:
-            out += _block(report, layout, threads)
-    out += _layout_block(report) + _scaling_block(report) + _ceiling_block(report)
-    out += _dtype_block(report) + _trade_block(report) + _accuracy_block(report)
-    out += _xla_block(report) + _noise_block(report) + _first_call_block(report)
+            out += _speedups(report, layout, threads) + _crossovers(report, layout, threads)
+    out += _layout(report) + _scaling(report) + _shares(report) + _peers(report)
+    out += _dtype(report) + _trade(report) + _accuracy(report)
+    out += _xla(report) + _partial_threads(report) + _noise(report) + _first_call(report)
     return out
-
-
-def summary(report):
-    """A few lines for the end of a study: fastest per size range and the largest speedups."""
-    lines = []
-    for layout in report.layouts:
-        threads = report.threads[-1]
-        times = an.shape_table(an.select(report.steps, layout=layout, threads=threads,
-                                         dtype="float64"))
-        if times.empty:
-            continue
-        parts = [f"{s} {_at(lo)}" + ("" if lo == hi else f" to {_at(hi)}")
-                 for lo, hi, s in an.regimes(times)]
-        lines.append(f"fastest ({_where(layout, threads)}): " + "; ".join(parts))
-        if "numpy" in times:
-            best = [(float((times["numpy"] / times[s]).max()), s,
-                     (times["numpy"] / times[s]).idxmax())
-                    for s in report.strategies if s in times and s != "numpy"
-                    and (times["numpy"] / times[s]).notna().any()]
-            if best:
-                r, s, shape = max(best)
-                lines.append(f"largest speedup over numpy ({_where(layout, threads)}): "
-                             f"{s} {r:.3g}× at {_at(shape)}")
-    return lines

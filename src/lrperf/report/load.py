@@ -169,7 +169,7 @@ def _grid_values(named, path, name):
     return out
 
 
-def _rows_of_file(path, machine_name, benchmarks, renames):
+def _rows_of_file(path, machine_name, benchmarks, renames, durations=None):
     from asv.results import Results
     from asv.util import UserError
     if not stat.S_ISREG(Path(path).stat().st_mode):  # a FIFO would block the read forever
@@ -185,6 +185,8 @@ def _rows_of_file(path, machine_name, benchmarks, renames):
     date = pd.to_datetime(res.date, unit="ms", utc=True) if res.date else pd.NaT
     base = {"machine": machine, "commit": res.commit_hash, "date": date,
             "environment": env_label(res.env_name), "file": str(path)}
+    if durations is not None and isinstance(res.duration, dict):  # asv's seconds per benchmark
+        durations[(machine, res.commit_hash, base["environment"])] = dict(res.duration)
     present = list(res.get_all_result_keys())
     rows = []
     for name in present:
@@ -265,13 +267,15 @@ class Loaded:
     frame: pd.DataFrame
     asv_machines: dict      # {machine: asv's machine.json fields}
     descriptions: dict      # {(machine, commit, environment): lrperf's machine description}
+    durations: dict = None  # {(machine, commit, environment): {benchmark: seconds}} (asv's)
 
 
 def load(results_dir):
     """The results folder as a Loaded record (see ``load_results`` for the frame)."""
-    frame, folders = _load(results_dir)
+    durations = {}
+    frame, folders = _load(results_dir, durations)
     machines = {name: data for _, name, _, data in folders}
-    return Loaded(frame, machines, machine_descriptions(frame))
+    return Loaded(frame, machines, machine_descriptions(frame), durations)
 
 
 def load_results(results_dir):
@@ -290,7 +294,7 @@ def load_results(results_dir):
     return _load(results_dir)[0]
 
 
-def _load(results_dir):
+def _load(results_dir, durations=None):
     results_dir = Path(results_dir)
     if not results_dir.exists():
         raise NoResultsError(f"results folder {str(results_dir)!r} does not exist "
@@ -312,7 +316,7 @@ def _load(results_dir):
     rows = []
     for path, machine in files:
         try:
-            rows.extend(_rows_of_file(path, machine, benchmarks, renames))
+            rows.extend(_rows_of_file(path, machine, benchmarks, renames, durations))
         except _DAMAGE as exc:
             _warn(f"skipping {path}: not a readable asv result file "
                   f"({type(exc).__name__}: {str(exc)[:200]})")

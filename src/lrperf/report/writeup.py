@@ -3,9 +3,10 @@ import math
 
 from .. import grid
 from ..machine import cpu_name
-from . import analysis as an
-
-hb, hs = an.human_bytes, an.human_seconds
+from .answer import answer
+from .units import duration_text, shape_text, threads_text
+from .units import human_bytes as hb
+from .units import human_seconds as hs
 
 
 def _date(when):
@@ -67,52 +68,84 @@ def machine_section(report):
 
 def step_table(report):
     lines = []
-    for layout in report.layouts:
-        for threads in report.threads:
-            t = an.shape_table(an.select(report.steps, layout=layout, threads=threads,
-                                         dtype="float64"))
-            if t.empty:
-                continue
-            cols = [s for s in report.strategies if s in t]
-            lines += [f"Time per step, layout {layout}, {an.threads_text(threads)} "
-                      "(— = skipped as too slow, or failed):", "",
-                      "| n_x × m | size of X | " + " | ".join(cols) + " |",
-                      "| ---: | ---: | " + " | ".join("---:" for _ in cols) + " |"]
-            for (n_x, m), row in t.iterrows():
-                cells = [hs(row[c]) if math.isfinite(row[c]) else "—" for c in cols]
-                lines.append(f"| {an.shape_text(n_x, m)} | {hb(grid.nbytes(n_x, m))} | "
-                             + " | ".join(cells) + " |")
-            lines.append("")
+    for (layout, threads), t in report.times.items():
+        cols = [s for s in report.strategies if s in t]
+        weak = report.primary[~report.primary["confirmed"]]
+        weak = weak[(weak["layout"] == layout) & (weak["threads"] == threads)]
+        weak = set(zip(weak["n_x"], weak["m"], weak["strategy"]))
+        lines += [f"Time per step, layout {layout}, {threads_text(threads)} "
+                  "(— = skipped as too slow, or failed; * = unconfirmed, too few samples):", "",
+                  "| n_x × m | size of X | " + " | ".join(cols) + " |",
+                  "| ---: | ---: | " + " | ".join("---:" for _ in cols) + " |"]
+        for (n_x, m), row in t.iterrows():
+            cells = [(hs(row[c]) + ("*" if (n_x, m, c) in weak else ""))
+                     if math.isfinite(row[c]) else "—" for c in cols]
+            lines.append(f"| {shape_text(n_x, m)} | {hb(grid.nbytes(n_x, m))} | "
+                         + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
+
+
+def cost_lines(report):
+    """What the study left out (by reason) and what it cost (wall time, phases, families)."""
+    c = report.cost
+    if c is None:
+        return []
+    reasons = "; ".join(f"{n} {why}" for why, n in c.skipped_by_reason.items())
+    how = "" if c.reasons_recorded else " (reasons inferred from the strategies' traits)"
+    lines = [f"Points: {c.measured} measured, {c.skipped} skipped"
+             + (f" ({reasons}){how}" if c.skipped else "") + f", {c.failed} failed."]
+    spent = []
+    if c.wall_s is not None:
+        phases = ", ".join(f"{k} {duration_text(v)}" for k, v in c.phases.items())
+        spent.append(f"The study took {duration_text(c.wall_s)}"
+                     + (f" ({phases})" if phases else ""))
+    if c.families:
+        spent.append("asv's time per benchmark family: " + ", ".join(
+            f"{k} {duration_text(v)}" for k, v in c.families.items()))
+    if not spent:
+        spent.append("The study's wall time is not recorded in these results")
+    lines.append("; ".join(spent) + ".")
     return lines
 
 
 def readme(report, figures, results_label):
-    status = report.status_counts
     n = len(report.commits)
+    shown = {name for _, name in figures}
     lines = [f"# lrperf study: machine `{report.machine}`", "",
-             f"Measured on **{cpu_line(report.description, report.asv_machine)}**.", "",
-             f"Commit `{report.commit[:12]}` ({_date(report.date)}), "
-             f"environment `{report.environment}`; {n} commit{'' if n == 1 else 's'} "
-             f"in the history. Points: {status.get('ok', 0)} measured, "
-             f"{status.get('skipped', 0)} skipped (estimated too slow, not available here, "
-             "or a dtype the strategy reads only through a float64 copy), "
-             f"{status.get('failed', 0)} failed. Every number below comes from one measured "
-             "shape n_x × m of these asv results; all points are in "
-             "[results.csv](results.csv).", ""]
-    lines += machine_section(report) + ["", "## Findings", ""] + report.findings + [""]
+             f"Measured on **{cpu_line(report.description, report.asv_machine)}**.", ""]
+    lines += answer(report) + [""]
+    if "winner_map.png" in shown:
+        lines += ["![Winner map: the fastest strategy at each measured shape, its speed-up "
+                  f"over {report.reference}](winner_map.png)", ""]
+    lines += cost_lines(report) + [""]
+    lines += [f"Commit `{report.commit[:12]}` ({_date(report.date)}), "
+              f"environment `{report.environment}`; {n} commit{'' if n == 1 else 's'} "
+              "in the history. Every number below comes from one measured shape n_x × m of "
+              "these asv results; all points are in [results.csv](results.csv).", ""]
+    lines += ["## Findings", ""] + report.findings + [""]
     lines += step_table(report)
     lines += ["## Figures", ""]
     for figure, name in figures:
+        if name == "winner_map.png":
+            continue
         lines += [f"### {figure.title}", "", f"![{figure.title}]({name})", ""]
     if len(report.commits) < 2:
-        lines += ["History across commits is drawn from two commits on (`asv run "
-                  "HEAD~1..HEAD`, then `lrperf report`).", ""]
+        lines += ["History across commits is drawn once these results hold two commits or "
+                  "more (e.g. `asv run HEAD~2..HEAD` measures HEAD~1 and HEAD; then "
+                  "`lrperf report`).", ""]
+    lines += machine_section(report) + [""]
     lines += ["## Reproduce", "", "```sh",
               "lrperf study            # run the suite on this checkout, then this report",
               f"lrperf report --results {results_label}",
               "```", "",
               "Timings are asv medians of one call; speedups are ratios of medians measured "
               "in the same run at equal thread counts (Numba and BLAS threads set together). "
-              "\"Significant\" is asv compare's rule: the two 99% intervals do not overlap. "
+              "\"Significant\": the ratio's interval, from the two 99% intervals, excludes 1 "
+              "(the intervals do not overlap, asv compare's rule); a time with fewer than "
+              f"{report.min_samples} samples is unconfirmed and never called significant. "
+              "Bandwidth and shares count the bytes each strategy reads per step (X times "
+              "its passes over X) over the same median as the table; the suite's separate "
+              "`track_bandwidth` measurement is not used. "
               "Skipped points are left out of the figures, never drawn as zero.", ""]
     return "\n".join(lines)
