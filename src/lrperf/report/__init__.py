@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from .analysis import analyse
-from .answer import answer
+from . import answer as first_screen
 from .load import NoResultsError, ReportWarning, load, load_results
 
 __all__ = ["build_report", "load_results", "NoResultsError", "ReportWarning"]
@@ -69,7 +69,7 @@ def build_report(results_dir=".asv/results", out_dir="lrperf-out/report", figure
         with replacing_folder(out_dir / name) as tmp:
             made = _write_machine(report, tmp, label, figures)
         if summaries is not None:
-            summaries[report.machine] = answer(report, markdown=False)
+            summaries[report.machine] = first_screen.answer(report, markdown=False)
         index.append(f"- [{report.machine}]({name}/README.md): "
                      f"{cpu_line(report.description, report.asv_machine)}; commit "
                      f"`{report.commit[:8]}`, {len(report.steps)} step points, figures: "

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .. import grid
-from .facets import Cost, Crossover, MachineReport, Regime, Trade, XlaProgram
+from .facets import Cost, Crossover, MachineReport, Regime, Trade, XlaProgram, held
 # compare.py formats its table with these; they live in units.
 from .units import human_bytes, human_seconds, shape_text, threads_text  # noqa: F401
 
@@ -87,9 +87,10 @@ def ratio_interval(num, num_lo, num_hi, den, den_lo, den_hi):
     significant when the interval excludes 1 (the intervals do not overlap, asv
     compare's rule); None where an interval is missing."""
     ratio = num / den
-    lo, hi = num_lo / den_hi, num_hi / den_lo
-    if not (math.isfinite(lo) and math.isfinite(hi)) or den_lo <= 0:
+    bounds = [float(x) for x in (num_lo, num_hi, den_lo, den_hi)]
+    if not all(math.isfinite(x) for x in bounds) or bounds[2] <= 0:
         return ratio, math.nan, math.nan, None
+    lo, hi = bounds[0] / bounds[3], bounds[1] / bounds[2]
     return ratio, lo, hi, bool(lo > 1 or hi < 1)
 
 
@@ -368,7 +369,7 @@ def regime_facet(winners, caches=None):
                 first=(rows[0].n_x, rows[0].m), last=(rows[-1].n_x, rows[-1].m),
                 first_bytes=int(rows[0].size), last_bytes=int(rows[-1].size), cells=len(rows),
                 wins=len(mine), others={k: int(v) for k, v in counts.items() if k != strategy},
-                confirmed=len(conf), significant=sum(r.significant is True for r in conf),
+                confirmed=len(conf), significant=sum(held(r.significant) for r in conf),
                 speedup_min=min(ratios) if ratios else math.nan,
                 speedup_max=max(ratios) if ratios else math.nan,
                 samples=min(r.samples for r in rows)))

@@ -12,6 +12,12 @@ from typing import Optional
 import pandas as pd
 
 
+def held(verdict):
+    """True where a significance verdict (True, False, None or NaN; numpy's bools too)
+    says the difference holds."""
+    return verdict is not None and verdict == verdict and bool(verdict)
+
+
 @dataclass(frozen=True)
 class Regime:
     """Shapes of one layout x threads held by one cache level (or, where the caches are

@@ -21,6 +21,7 @@ from matplotlib.ticker import (EngFormatter, FormatStrFormatter, LogLocator,  # 
                                NullFormatter)
 
 from .. import grid  # noqa: E402
+from .facets import held  # noqa: E402
 from .units import shape_text, threads_text  # noqa: E402
 
 MARKERS = "osD^v<>Ph*X"
@@ -154,10 +155,10 @@ def draw_winner_map(report):
         for r in part.itertuples():
             x, y = ms.index(r.m), n_xs.index(r.n_x)
             colour = style.get(r.strategy, {"color": "lightgrey"})["color"]
-            held = r.significant is True
+            holds = held(r.significant)
             ax.add_patch(plt.Rectangle((x - 0.5, y - 0.5), 1, 1, facecolor=colour,
-                                       alpha=0.85 if held else 0.35, edgecolor="white",
-                                       hatch=None if held else "//", lw=1.5))
+                                       alpha=0.85 if holds else 0.35, edgecolor="white",
+                                       hatch=None if holds else "//", lw=1.5))
             if not r.confirmed:
                 label = "?"
             elif r.strategy == report.reference:
@@ -165,7 +166,7 @@ def draw_winner_map(report):
             else:
                 label = f"{r.speedup:.2g}×" if math.isfinite(r.speedup) else "—"
             ax.text(x, y, label, ha="center", va="center", fontsize=9,
-                    fontweight="bold" if held else "normal")
+                    fontweight="bold" if holds else "normal")
         ax.set_xticks(range(len(ms)), [str(m) for m in ms])
         ax.set_yticks(range(len(n_xs)), [str(n) for n in n_xs])
         ax.set_xlabel("m (examples)")
@@ -211,7 +212,7 @@ def draw_speedup(report):
     if sp is None or sp.empty or not report.competitors:
         return None
     sp = sp[(sp["base"] == report.reference) & (sp["dtype"] == report.primary_dtype)]
-    sp = sp.assign(hollow=[v is not True for v in sp["significant"]])
+    sp = sp.assign(hollow=[not held(v) for v in sp["significant"]])
     style = _style(report.strategies)
     fig, panels = _panels(report)
     for (layout, threads), ax in panels:

@@ -3,6 +3,7 @@ shape, named beside it; a number from too few samples says so."""
 import math
 
 from .. import grid
+from .facets import held
 from .units import human_bytes as hb
 from .units import human_seconds as hs
 from .units import shape_text, threads_text, where_text
@@ -30,9 +31,10 @@ def _range(frame, column="ratio", sig=None):
     if (hi.n_x, hi.m) != (lo.n_x, lo.m):
         text += f" to {hi[column]:.3g}× ({_at((hi.n_x, hi.m))})"
     if sig is not None:
-        known = r[r[sig].map(lambda v: v is True or v is False)]
+        known = r[r[sig].map(lambda v: v is not None and v == v)]
         if len(known):
-            text += f", significant at {int(sum(v is True for v in known[sig]))} of {len(known)} shapes"
+            text += (f", significant at {int(sum(held(v) for v in known[sig]))} of {len(known)} "
+                     "shapes")
     if MARK_UNCONFIRMED[0] and "confirmed" in r and not r["confirmed"].all():
         weak = int((~r["confirmed"].astype(bool)).sum())
         text += f" ({weak} of {len(r)} unconfirmed: too few samples)"
