@@ -295,42 +295,40 @@ def speedup_facet(steps, base, min_samples=MIN_SAMPLES):
     return pd.DataFrame(out, columns=cols)
 
 
-def winner_facet(primary, reference, min_samples=MIN_SAMPLES):
-    """The fastest strategy (smallest median) at each (layout, threads, n_x, m) of ``primary``,
-    with its speed-up over ``reference`` and whether that holds (the reference's own cells:
-    whether it beats the runner-up)."""
+def winner_facet(primary, speedups, reference):
+    """The fastest strategy (smallest median) at each (layout, threads, n_x, m) of
+    ``primary``, with its speed-up over ``reference`` from ``speedups`` (the one place it
+    is computed); where the reference itself is fastest, whether it beats the runner-up."""
     cols = ["layout", "threads", "n_x", "m", "size", "strategy", "runner_up", "time",
             "speedup", "lo", "hi", "significant", "confirmed", "samples"]
+    over = speedups[speedups["base"] == reference].set_index(
+        ["layout", "threads", "n_x", "m", "strategy"]) if len(speedups) else None
     out = []
     for (layout, threads, n_x, m), cell in primary.groupby(["layout", "threads", "n_x", "m"]):
         cell = cell.sort_values("value")
         best = cell.iloc[0]
-        ref = cell[cell["strategy"] == reference]
+        runner = cell.iloc[1] if len(cell) > 1 else None
+        row = {"layout": layout, "threads": int(threads), "n_x": int(n_x), "m": int(m),
+               "size": int(best["size"]), "strategy": best["strategy"],
+               "runner_up": None if runner is None else runner["strategy"],
+               "time": best["value"], "speedup": math.nan, "lo": math.nan, "hi": math.nan,
+               "significant": None, "confirmed": bool(best["confirmed"]),
+               "samples": int(np.nan_to_num(best["repeat"]))}
+        key = (layout, int(threads), int(n_x), int(m), best["strategy"])
         if best["strategy"] == reference:
-            other = cell.iloc[1] if len(cell) > 1 else None
-        else:
-            other = ref.iloc[0] if len(ref) else None
-        runner = cell.iloc[1]["strategy"] if len(cell) > 1 else None
-        if other is None:
-            ratio = lo = hi = math.nan
-            sig, conf = None, bool(best["confirmed"])
-            samples = best["repeat"]
-        elif best["strategy"] == reference:
-            ratio, lo, hi, sig = 1.0, math.nan, math.nan, ratio_interval(
-                other["value"], other["ci_low"], other["ci_high"],
-                best["value"], best["ci_low"], best["ci_high"])[3]
-            conf = bool(best["confirmed"] and other["confirmed"])
-            samples = min(best["repeat"], other["repeat"])
-        else:
-            ratio, lo, hi, sig = ratio_interval(other["value"], other["ci_low"], other["ci_high"],
-                                                best["value"], best["ci_low"], best["ci_high"])
-            conf = bool(best["confirmed"] and other["confirmed"])
-            samples = min(best["repeat"], other["repeat"])
-        out.append({"layout": layout, "threads": int(threads), "n_x": int(n_x), "m": int(m),
-                    "size": int(best["size"]), "strategy": best["strategy"],
-                    "runner_up": runner, "time": best["value"], "speedup": ratio, "lo": lo,
-                    "hi": hi, "significant": sig if conf else None, "confirmed": conf,
-                    "samples": int(np.nan_to_num(samples))})
+            row["speedup"] = 1.0
+            if runner is not None:
+                conf = bool(best["confirmed"] and runner["confirmed"])
+                verdict = ratio_interval(runner["value"], runner["ci_low"], runner["ci_high"],
+                                         best["value"], best["ci_low"], best["ci_high"])[3]
+                row.update(significant=verdict if conf else None, confirmed=conf,
+                           samples=int(np.nan_to_num(min(best["repeat"], runner["repeat"]))))
+        elif over is not None and key in over.index:
+            sp = over.loc[key]
+            row.update(speedup=sp["speedup"], lo=sp["lo"], hi=sp["hi"],
+                       significant=sp["significant"], confirmed=bool(sp["confirmed"]),
+                       samples=int(sp["samples"]))
+        out.append(row)
     frame = pd.DataFrame(out, columns=cols)
     if len(frame):
         frame = frame.sort_values(["layout", "threads", "size", "n_x"]).reset_index(drop=True)
@@ -724,7 +722,7 @@ def analyse_machine(machine, rows, asv_machine, descriptions, durations=None):
         for r in report.speedups.itertuples()]
     ref64 = report.speedups[(report.speedups["base"] == REFERENCE)
                             & (report.speedups["dtype"] == PRIMARY_DTYPE)]
-    report.winners = winner_facet(primary, REFERENCE)
+    report.winners = winner_facet(primary, ref64, REFERENCE)
     report.regimes = regime_facet(report.winners, description.get("caches"))
     report.crossovers = crossover_facet(report.times, strategies, REFERENCE)
     report.competitors = competitor_facet(ref64, strategies, REFERENCE)

@@ -11,6 +11,8 @@ from typing import Optional
 
 import pandas as pd
 
+from .. import grid
+
 
 def held(verdict):
     """True where a significance verdict (True, False, None or NaN; numpy's bools too)
@@ -112,8 +114,8 @@ class MachineReport:
     threads: list
     dtypes: list
     status_counts: dict
-    reference: str = "numpy"
-    primary_dtype: str = "float64"
+    reference: str = grid.REFERENCE
+    primary_dtype: str = grid.DTYPES[0]
     min_samples: int = 3
     noise_iqr_share: float = 0.5
     # Facets: what the text and the figures show.

@@ -12,7 +12,7 @@ MAX_NOISY_LISTED = 12
 MAX_LEVELS = 4
 
 
-def _at(shape, dtype="float64"):
+def _at(shape, dtype=grid.DTYPES[0]):
     n_x, m = shape
     return f"{shape_text(n_x, m)}, {hb(grid.nbytes(n_x, m, dtype))}"
 
@@ -53,7 +53,10 @@ def _fastest(report):
             weak = "" if r.confirmed == r.cells else (
                 " (unconfirmed)" if r.confirmed == 0 else
                 f" ({r.cells - r.confirmed} of {r.cells} unconfirmed)")
-            parts.append(f"{r.strategy} {span}{weak}")
+            level = f"{r.level}: " if r.level else ""
+            also = "" if not r.others else " (also " + ", ".join(
+                f"{k} at {n}" for k, n in r.others.items()) + " of its shapes)"
+            parts.append(f"{level}{r.strategy} {span}{weak}{also}")
         out.append(f"- **Fastest** ({where_text(layout, threads)}): " + "; ".join(parts) + ".")
     return out
 

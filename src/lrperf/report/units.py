@@ -2,6 +2,7 @@
 
 Formatting only: nothing here computes a result.
 """
+from ..grid import DTYPES
 
 
 def shape_text(n_x, m):
@@ -36,6 +37,7 @@ def threads_text(n):
     return f"{n} thread" + ("" if n == 1 else "s")
 
 
-def where_text(layout, threads, dtype="float64"):
-    extra = "" if dtype == "float64" else f", {dtype}"
+def where_text(layout, threads, dtype=None):
+    """'layout F, 2 threads', and the dtype of X where it is not the primary one."""
+    extra = "" if dtype in (None, DTYPES[0]) else f", {dtype}"
     return f"layout {layout}, {threads_text(threads)}{extra}"

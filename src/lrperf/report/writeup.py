@@ -92,9 +92,9 @@ def cost_lines(report):
     if c is None:
         return []
     reasons = "; ".join(f"{n} {why}" for why, n in c.skipped_by_reason.items())
-    how = "" if c.reasons_recorded else " (reasons inferred from the strategies' traits)"
-    lines = [f"Points: {c.measured} measured, {c.skipped} skipped"
-             + (f" ({reasons}){how}" if c.skipped else "") + f", {c.failed} failed."]
+    how = "by reason" if c.reasons_recorded else "by reason inferred from the strategies' traits"
+    lines = [f"Points: {c.measured} measured, {c.failed} failed, {c.skipped} skipped"
+             + (f" ({how}: {reasons})" if c.skipped else "") + "."]
     spent = []
     if c.wall_s is not None:
         phases = ", ".join(f"{k} {duration_text(v)}" for k, v in c.phases.items())
