@@ -123,6 +123,7 @@ class MachineReport:
     times: dict = field(default_factory=dict)   # {(layout, threads): (n_x, m) x strategy}
     speedups: pd.DataFrame = None    # base, layout, threads, dtype, n_x, m, size, strategy,
     #                                  time, base_time, speedup, lo, hi, significant, confirmed
+    over_reference: pd.DataFrame = None  # the speedups over the reference, primary dtype
     winners: pd.DataFrame = None     # layout, threads, n_x, m, size, strategy, runner_up,
     #                                  speedup, lo, hi, significant, confirmed, samples
     regimes: list = field(default_factory=list)        # [Regime]

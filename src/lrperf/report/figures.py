@@ -208,10 +208,9 @@ def draw_time(report):
 
 
 def draw_speedup(report):
-    sp = report.speedups
+    sp = report.over_reference
     if sp is None or sp.empty or not report.competitors:
         return None
-    sp = sp[(sp["base"] == report.reference) & (sp["dtype"] == report.primary_dtype)]
     sp = sp.assign(hollow=[not held(v) for v in sp["significant"]])
     style = _style(report.strategies)
     fig, panels = _panels(report)

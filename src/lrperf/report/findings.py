@@ -185,7 +185,6 @@ def _peers(report):
     pe = report.peers
     if pe is None or pe.empty:
         return []
-    pe = pe[pe["dtype"] == report.primary_dtype]
     out = []
     for (layout, threads), sel in pe.groupby(["layout", "threads"]):
         if threads != report.threads[-1]:
