@@ -10,11 +10,9 @@ import pandas as pd
 
 from .. import grid
 
-# A point is flagged noisy when asv's 99% interval is wider than the median
-# itself, or the interquartile range exceeds this share of the median: both
-# happen when a second thread pool steals the core and the samples split in two.
-NOISE_CI_SHARE = 1.0
-NOISE_IQR_SHARE = 0.5
+# The noise rule is the results format's: the study re-measures by it too.
+from ..results_format import NOISE_CI_SHARE, NOISE_IQR_SHARE, noise_score  # noqa: F401
+
 # A time needs this many samples (and a finite interval) before a ratio of it
 # is stated as a finding: asv --quick's single sample is not enough.
 MIN_SAMPLES = 3
@@ -43,18 +41,6 @@ def grid_points(frame, name):
     rows["dtype"] = rows["dtype"].fillna(PRIMARY_DTYPE)
     rows["size"] = [grid.nbytes(n, m, d) for n, m, d in zip(rows["n_x"], rows["m"], rows["dtype"])]
     return rows
-
-
-def noise_score(value, ci_low, ci_high, q_25, q_75):
-    """How far past the noise rule a point is (NOISE_CI_SHARE, NOISE_IQR_SHARE):
-    noisy when over 1.  Scalars or Series; a spread asv did not give counts 0."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        v = np.asarray(value, float)
-        ci = np.nan_to_num(np.divide(np.subtract(ci_high, ci_low), NOISE_CI_SHARE * v),
-                           nan=0.0, posinf=0.0, neginf=0.0)
-        iqr = np.nan_to_num(np.divide(np.subtract(q_75, q_25), NOISE_IQR_SHARE * v),
-                            nan=0.0, posinf=0.0, neginf=0.0)
-    return np.maximum(ci, iqr)
 
 
 def noisy(rows):
