@@ -7,7 +7,7 @@ import pandas as pd
 
 from .. import grid
 from .facets import Cost, Trade, XlaProgram
-from .points import PRIMARY_DTYPE, _ok, _record, reads_text, select, shape_table
+from .points import PRIMARY_DTYPE, _ok, _record, peer, reads_text, select, shape_table
 
 
 def _wide(cur, names, index):
@@ -93,7 +93,7 @@ def trade_facet(steps, acc, strategies, threads, dtypes):
                  errors=errors, reads={s: reads_text(s, d32) for s in both})
 
 
-def xla_facet(prog, primary, optimize, reference, winners):
+def xla_facet(prog, primary, optimize, reference):
     """What XLA compiled (benchmarks/xla.py), beside its strategy's measured step."""
     if prog.empty or "x_reads" not in prog or prog["x_reads"].isna().all():
         return []
@@ -120,8 +120,7 @@ def xla_facet(prog, primary, optimize, reference, winners):
             opt = opt[opt["strategy"] == name]["value"]
             if len(opt):
                 resident = float(opt.iloc[0]) / grid.OPTIMIZE_ITERATIONS
-            fastest = times.drop(name, errors="ignore")
-            shown = [reference] + ([fastest.idxmin()] if len(fastest) else [])
+            shown = [reference] + ([peer(name)] if peer(name) else [])
             others = {s: float(times[s]) for s in dict.fromkeys(shown) if s in times}
         out.append(XlaProgram(shape=(n_x, m), layout=layout, dots=float(r.dots),
                               x_reads=int(r.x_reads),

@@ -306,7 +306,7 @@ def _xla(report):
         fused = "" if not math.isfinite(p.dot_fusions) else (
             f", {int(p.dot_fusions)} fusion(s) holding a dot")
         dots = "" if not math.isfinite(p.dots) else f"{int(p.dots)} dot(s)"
-        verdict = (f"X is read {p.x_reads} times per step, as numpy reads it"
+        verdict = (f"X is read {p.x_reads} times per step, as {report.reference} reads it"
                    if p.x_reads >= 2 else "X is read once per step")
         text = (f"- **What XLA compiled** ({name}'s optimized HLO at {_at(p.shape)}, layout "
                 f"{p.layout}): {dots}{fused}; {p.x_reads} instruction(s) take X as an operand, "

@@ -191,9 +191,9 @@ def per_call_kind(strategy):
     if record is None:
         return "per-call work"
     if record.device == "gpu":
-        return "transfer of X to the device per call"
+        return "X moved to the device on every call"
     if record.prepare is not None:
-        return "conversion of X per call (its prepare)"
+        return "its prepare on every call (X converted or moved for it) and call overhead"
     return "call overhead (checks, thread set-up)"
 
 
@@ -206,6 +206,12 @@ def reads_text(strategy, dtype):
     if dtype not in record.dtypes:
         return "gets a float64 copy"
     return f"reads it, sums in {record.accumulation(dtype)}"
+
+
+def peer(strategy):
+    """The strategy a finding sets it beside (the registry's trait), or None."""
+    record = _record(strategy)
+    return getattr(record, "peer", None) if record is not None else None
 
 
 def parallel(strategy):
