@@ -323,7 +323,8 @@ def draw_scaling(report):
         ax.axhline(1.0, color="black", lw=1, ls=":", label=f"ideal ({most / one:g}× faster)")
         ax.axhline(one / most, color="grey", lw=1, ls="--", label="no gain over 1 thread")
         _size_axis(ax, f"size of X ({_family_note(report)})")
-        ax.set_ylim(0, 1.3)
+        top = sel.loc[sel["strategy"].isin(shown), "efficiency"].max()
+        ax.set_ylim(0, max(1.3, 1.1 * top) if np.isfinite(top) else 1.3)  # superlinear shows
         ax.set_ylabel(f"parallel efficiency: (t{one} / t{most}) / {most / one:g}")
         ax.set_title(f"layout {layout}; band: 99% interval; hollow: noisy or unconfirmed",
                      fontsize=10)
