@@ -5,7 +5,7 @@ For each shape and thread count this times, with ``lrperf.measure.interleaved``
 medians), the F-order kernel with each loop -- ``pairs`` (dot, then dw update,
 two examples at a time: the loop before the pipelined groups), ``groups 2``
 and ``groups 4`` (software-pipelined) -- and numpy's step, and says which loop
-``lrperf.tuning`` picks for the shape on this machine.  Steps shorter than
+``lrperf.numba_fused`` picks for the shape on this machine.  Steps shorter than
 about 2 ms are repeated within one timed call.  Prints Markdown, naming the CPU.
 
     python scripts/bench_columns.py                                 # the full grid's F shapes
@@ -17,10 +17,9 @@ import sys
 
 import numpy as np
 
-from lrperf import grid, measure, tuning
+from lrperf import grid, measure, numba_fused
 from lrperf.datasets import synthetic
 from lrperf.machine import cpu_summary
-from lrperf.strategies import numba_fused
 
 LOOPS = {"pairs": (2, False), "groups 2": (2, True), "groups 4": (4, True)}
 
@@ -40,7 +39,7 @@ def _row(n_x, m, threads, rounds):
     X, Y = synthetic(n_x, m, order="F", seed=0)
     Y = np.ascontiguousarray(Y.reshape(m))
     w = np.random.default_rng(1).normal(size=n_x) / np.sqrt(n_x)
-    XT, pad = X.T, numba_fused._pad(n_x)
+    XT, pad = X.T, numba_fused.kernels._pad(n_x)
     v = np.ones(m)
     repeat = int(min(2000, max(1, 2e-3 * 8e9 / X.nbytes)))  # about 2 ms per timed call
 
@@ -50,11 +49,11 @@ def _row(n_x, m, threads, rounds):
                 fn()
         return run
 
-    calls = {name: repeated(lambda g=g, p=p: numba_fused._step_columns(
+    calls = {name: repeated(lambda g=g, p=p: numba_fused.kernels._step_columns(
         w, 0.25, XT, Y, threads, pad, g, p)) for name, (g, p) in LOOPS.items()}
     calls["numpy"] = repeated(lambda: (w @ X, X @ v))
     with measure.threads(threads):
-        chosen = tuning.params_for("F", X, threads)
+        chosen = numba_fused.choose("step", "F", X, threads)
         times = measure.interleaved(calls, rounds=rounds, per_round=3,
                                     gap=measure.DEFAULT_GAP_S if threads > 1 else 0.02)
     med = {name: measure.median(t) / repeat for name, t in times.items()}

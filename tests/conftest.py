@@ -11,11 +11,15 @@ import pytest
 
 # The tests must not depend on what `lrperf tune` stored on this machine: on a
 # developer's machine and on a clean CI they see the same (empty) wisdom and
-# numba_fused takes its cache-derived defaults.  An explicit LRPERF_WISDOM wins.
+# numba_fused takes its defaults.  An explicit LRPERF_WISDOM wins.
 if "LRPERF_WISDOM" not in os.environ:
     _wisdom_dir = tempfile.mkdtemp(prefix="lrperf-test-wisdom-")
     atexit.register(shutil.rmtree, _wisdom_dir, ignore_errors=True)
     os.environ["LRPERF_WISDOM"] = os.path.join(_wisdom_dir, "wisdom.json")
+# ... and never time anything themselves: with no wisdom, optimize/model would
+# plan numba_fused on first use (timings: slow, and a choice that depends on
+# the machine's load).  The planner's logic is tested with injected timings.
+os.environ.setdefault("LRPERF_TUNING", "off")
 
 import lrperf  # noqa: E402
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 import lrperf
-from lrperf.strategies import numba_fused as fused_module
-from lrperf.strategies.numba_fused import step as numba_fused
-from lrperf.tuning import Params
+from lrperf import numba_fused as fused_module
+from lrperf.numba_fused import step as numba_fused
+from lrperf.numba_fused import Params
 
 MAX_THREADS = numba.config.NUMBA_NUM_THREADS
 
@@ -184,7 +184,7 @@ def test_kernel_peak_memory_stays_far_below_X():
     # peak resident memory in a fresh interpreter around one call on a 256 MB X.
     script = textwrap.dedent("""
         import resource, numpy as np
-        from lrperf.strategies.numba_fused import step as numba_fused
+        from lrperf.numba_fused import step as numba_fused
         n_x, m = 2048, 16384
         w = np.full(n_x, 1e-3); Y = (np.arange(m) % 2).astype(float)
         for order in "CF":  # compile or load both kernels first

@@ -315,6 +315,7 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
     every iteration (progress reporting).  Inputs are not modified.
     """
     step, wv, bv, Xv, Yv = _validated(w, b, X, Y, strategy)
+    descend = get_strategy(strategy).descend
     if isinstance(num_iterations, bool) or not isinstance(num_iterations, numbers.Integral):
         raise TypeError(f"num_iterations must be an int, got {_describe(num_iterations)}")
     if num_iterations < 0:
@@ -326,8 +327,36 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
         raise ValueError(f"learning_rate must be finite and >= 0, got {learning_rate!r}")
 
     with np.errstate(all="ignore"):
+        if descend is not None:
+            return _descend_whole(descend, w.shape, wv, bv, Xv, Yv, num_iterations, lr,
+                                  print_cost, callback, (X, Y))
         return _descend(step, w.shape, wv, bv, Xv, Yv, num_iterations, lr, print_cost,
                         callback, (X, Y))
+
+
+def _descend_whole(descend, shape, wv, bv, Xv, Yv, num_iterations, lr, print_cost, callback,
+                   source):
+    """``_descend``'s results and reports from a strategy's own descent loop."""
+    costs = []
+    flags = np.empty(wv.shape, dtype=bool)
+
+    def on_step(i, dw, db, cost, w, b):
+        if not (math.isfinite(cost) and math.isfinite(db) and np.isfinite(dw, out=flags).all()):
+            Xs, Ys = source
+            _raise_non_finite(Xs, w, b, Ys, "the gradient")
+        if i is None:
+            return
+        if i % 100 == 0:
+            costs.append(cost)
+            if print_cost:
+                print(f"Cost after iteration {i}: {cost:f}")
+        if callback is not None:
+            callback(i, cost)
+
+    wv, bv, dw, db = descend(wv, bv, Xv, Yv, num_iterations, lr, on_step)
+    params = {"w": np.array(wv).reshape(shape), "b": float(bv)}
+    grads = {"dw": np.array(dw, dtype=np.float64).reshape(shape), "db": float(db)}
+    return params, grads, costs
 
 
 def _descend(step, shape, wv, bv, Xv, Yv, num_iterations, lr, print_cost, callback, source):

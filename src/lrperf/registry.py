@@ -16,6 +16,8 @@ import numpy as np
 
 Step = Callable[..., tuple]          # step(w, b, X, Y) -> (dw, db, cost)
 Prepare = Callable[..., tuple]       # prepare(X, Y) -> (X', Y') in the step's form
+# descend(w, b, X, Y, iterations, lr, on_step) -> (w, b, dw, db)
+Descend = Callable[..., tuple]
 
 
 def to_native(X, Y, dtypes):
@@ -57,6 +59,11 @@ class Strategy:
                  so a timing at a new shape calls it once first.
     peer:        the strategy it is set beside in findings (the one it
                  competes with or is the twin of), or None.
+    descend:     optional whole gradient descent on prepared arrays, for a
+                 strategy that does better than one ``step`` per iteration
+                 (numba_fused reads C-ordered X once per step across steps);
+                 calls ``on_step(i, dw, db, cost, w, b)`` after each step, with
+                 (w, b) before their update (i is None for the gradient of 0 iterations).
     """
     name: str
     step: Optional[Step]
@@ -73,6 +80,7 @@ class Strategy:
     fixed_pool: Optional[Callable[[], int]] = None
     compiles_per_shape: bool = False
     peer: Optional[str] = None
+    descend: Optional[Descend] = None
 
     @property
     def available(self):

@@ -1,46 +1,52 @@
-"""``lrperf tune``: time numba_fused's C-order candidates per size class and thread
-count on this machine; save the fastest as wisdom."""
+"""``lrperf tune``: plan numba_fused on this machine (every shape of a grid, both
+layouts, step and descent); save the fastest as wisdom."""
+import argparse
 import sys
 
-from ..grid import DTYPES
+from ..grid import DTYPES, GRIDS
 from .status import EXIT_BAD_INPUT, EXIT_INTERRUPTED
 
 NAME = "tune"
-HELP = "time numba_fused's loop variants on this machine and keep the fastest"
+HELP = "plan numba_fused on this machine: time its loops, keep the fastest"
 DESCRIPTION = (
-    "Autotune the numba_fused kernel for C-ordered X on this machine, as FFTW "
-    "plans: for each size class of X (held by L2, by L3, or only in memory; "
-    "sizes derived from this CPU's caches) and thread count, time the "
-    "two-pass row loop and one-pass tiles of several widths (multiples of "
-    "the L2) and prefetch distances, side by side, and save the fastest as "
-    "wisdom (a JSON file under the user cache directory, or $LRPERF_WISDOM), "
-    "filed under this CPU's model and caches so another CPU never uses it. "
-    "Without wisdom numba_fused uses defaults derived from the cache sizes. "
-    "LRPERF_TUNING=off ignores the wisdom (reproducible runs); "
-    "LRPERF_TUNING=auto tunes a new key on its first call. For Fortran-ordered X "
-    "the loop (pipelined groups of 4 or 2 examples, or pairs for short "
-    "columns) follows from the cache sizes and is not timed here "
-    "(scripts/bench_columns.py compares them). Takes about a minute.")
+    "Plan the numba_fused kernels on this machine, as FFTW plans: for every shape of a "
+    "grid, both layouts, both thread counts, a propagate step and a gradient descent, "
+    "time each candidate loop (C order: two passes over rows, tiles of several widths; "
+    "descent fused across steps, pipelined or not; F order: groups of 4 or 2 examples, "
+    "pairs) side by side, and keep the fastest as wisdom (a JSON file under the user "
+    "cache directory, or $LRPERF_WISDOM), keyed by n_x and m rounded to powers of two "
+    "and filed under this CPU's model and caches. Each key costs at most 20 steps of "
+    "its X; the cost is printed. optimize/model and the study plan a new key on first "
+    "use anyway; this plans again. LRPERF_TUNING=off ignores the wisdom; "
+    "LRPERF_TUNING=auto plans a propagate too.")
+
+
+def _shape(text):
+    try:
+        n_x, m = (int(v) for v in text.lower().split("x"))
+        if n_x < 1 or m < 1:
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a shape is N_XxM with both >= 1, got {text!r}") \
+            from None
+    return n_x, m
 
 
 def add_arguments(p):
     p.add_argument("--threads", type=int, nargs="+", metavar="N", default=None,
-                   help="thread counts to tune (default: 1 and all cores Numba may use)")
-    p.add_argument("--size-class", nargs="+", choices=["L2", "L3", "DRAM"],
-                   default=["L2", "L3", "DRAM"],
-                   help="size classes of X to tune (default: all three)")
+                   help="thread counts to plan (default: 1 and all cores Numba may use)")
+    p.add_argument("--grid", choices=sorted(GRIDS), default="quick",
+                   help="the grid whose shapes are planned (default: quick)")
+    p.add_argument("--shapes", nargs="+", type=_shape, default=None, metavar="N_XxM",
+                   help="shapes to plan instead of the grid's")
     p.add_argument("--dtype", choices=list(DTYPES), default="float64",
                    help="dtype of X (default: float64)")
-    p.add_argument("--rounds", type=int, default=3,
-                   help="interleaved rounds of timing per candidate (default: 3)")
     p.add_argument("--show", action="store_true",
                    help="print this CPU's wisdom and where it is kept; time nothing")
 
 
 def _threads(args):
     from .. import grid
-    if args.rounds < 1:
-        raise ValueError(f"--rounds must be >= 1, got {args.rounds}")
     threads = args.threads or grid.thread_counts()
     for n in threads:
         if not 1 <= n <= __import__("numba").config.NUMBA_NUM_THREADS:
@@ -52,73 +58,65 @@ def _show(path):
     from rich.console import Console
     from rich.table import Table
 
-    from .. import tuning
-    wisdom = tuning.load_wisdom(path)
+    from .. import numba_fused
+    wisdom = numba_fused.load_wisdom(path)
     table = Table(title=f"wisdom for this CPU in {path}")
-    for col in ("key", "choice", "n_x", "tuned at"):
+    for col in ("key", "choice", "n_x", "plan s", "tuned at"):
         table.add_column(col)
     for k, e in sorted(wisdom.items()):
-        table.add_row(k, tuning._valid(e).name, str(e.get("n_x")), str(e.get("tuned_at")))
+        cost = e.get("plan_s")
+        table.add_row(k, numba_fused.describe(e), str(e.get("n_x")),
+                      f"{cost:.2f}" if isinstance(cost, (int, float)) else "-",
+                      str(e.get("tuned_at")))
     Console().print(table if wisdom else f"no wisdom for this CPU in {path}")
     return 0
 
 
-def _tune(args, keys, console, done):
-    """Tune each (size class, threads) key, appending what was saved to ``done``."""
-    from rich.progress import Progress
-
-    from .. import tuning
-    with Progress(console=console, transient=True) as bar:
-        task = bar.add_task("tuning", total=len(keys))
-        for cls, n in keys:
-            bar.update(task, description=f"C order, {cls}, {n} thread(s)")
-
-            def show(name, seconds, cls=cls, n=n):
-                bar.console.print(f"  C/{cls}/{n}: {name:<32} {seconds * 1e3:9.3f} ms")
-            got = tuning.tune_here(cls, n, args.dtype, progress=show, rounds=args.rounds)
-            if got is None:
-                bar.console.print(f"  C/{cls}/{n}: no such size class on this machine")
-            else:
-                done.append(got)
-            bar.advance(task)
-
-
-def _chosen(done, path):
+def _chosen(done, path, result):
     from rich.table import Table
 
-    from .. import tuning
-    table = Table(title=f"chosen (saved to {path})")
-    for col in ("key", "X timed", "choice", "ms", "default would be"):
+    from .. import numba_fused
+    table = Table(title=f"planned (saved to {path}): timed calls {result['plan_s']:.1f} s, "
+                        f"first calls (JIT) {result['first_calls_s']:.1f} s")
+    for col in ("key", "choice", "ms", "default would be", "plan s"):
         table.add_column(col)
-    for k, (n_x, m), entry in done:
-        name = tuning._valid(entry).name
+    for k, entry in done:
+        ms = {n: f"{t * 1e3:.3f}" for n, t in entry["times_s"].items()}
+        name = numba_fused.entry_choice(entry, k).name
         default = entry.get("default") or "-"
-        ms = {n: f"{t * 1e3:.3f}" for n, t in entry["times_s"].items() if t is not None}
-        table.add_row(k, f"{n_x} x {m}", name, ms.get(name, "-"),
-                      f"{default} ({ms.get(default, '-')})")
+        table.add_row(k, name, ms.get(name, "-"), f"{default} ({ms.get(default, '-')})",
+                      f"{entry['plan_s']:.2f}")
     return table
 
 
 def run(args):
     from rich.console import Console
 
-    from .. import tuning
+    from .. import grid, numba_fused
     console = Console(stderr=True)
     threads = _threads(args)
-    path = tuning.wisdom_path()
+    path = numba_fused.wisdom_path()
     if args.show:
         return _show(path)
-    if tuning.mode() == "off":
-        console.print(f"note: {tuning.MODE_ENV}=off: the wisdom is saved but not used")
+    if numba_fused.mode() == "off":
+        console.print(f"note: {numba_fused.MODE_ENV}=off: the wisdom is saved but not used")
+    g = grid.GRIDS[args.grid]
+    shapes = args.shapes or [(n_x, m) for n_x in g.n_x for m in g.m]
+    points = [(n_x, m, layout, args.dtype, n) for n_x, m in shapes for layout in grid.LAYOUTS
+              for n in threads]
     done = []
+
+    def show(k, entry):
+        done.append((k, entry))
+        console.print(f"  {k}: {numba_fused.describe(entry)} ({entry['plan_s']:.2f} s)")
     try:
-        _tune(args, [(c, t) for t in threads for c in args.size_class], console, done)
+        result = numba_fused.plan_points(points, progress=show, replan=True)
     except KeyboardInterrupt:
-        print(f"lrperf tune: interrupted; {len(done)} key(s) were saved to {path}",
+        print(f"lrperf tune: interrupted; nothing of this run was saved to {path}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as exc:
         print(f"lrperf tune: error: cannot write the wisdom file {path}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    Console().print(_chosen(done, path))
+    Console().print(_chosen(done, path, result))
     return 0

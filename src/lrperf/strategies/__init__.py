@@ -5,8 +5,9 @@ what each one is.  Adding a strategy: write the module, add one ``register``
 call here.
 """
 from ..registry import Strategy, register
-from . import (example_loop, gpu_cupy, gpu_numba_cuda, jax_xla, numba_fused, numba_loops,
-               python_loops, vectorized)
+from .. import numba_fused
+from . import (example_loop, gpu_cupy, gpu_numba_cuda, jax_xla, numba_loops, python_loops,
+               vectorized)
 
 register(Strategy(
     name="python_loops", step=python_loops.step, order=10, module=python_loops.__name__,
@@ -23,7 +24,8 @@ register(Strategy(
     name="numba", step=numba_loops.step, order=40, module=numba_loops.__name__,
     description="the double loop, compiled with Numba (nopython, cache=True)"))
 register(Strategy(
-    name="numba_fused", step=numba_fused.step, order=50, parallel=True,
+    name="numba_fused", step=numba_fused.step, descend=numba_fused.descend, order=50,
+    parallel=True,
     # float32 X is read as it is; every sum (z, dw, db, cost) runs in float64.
     dtypes=("float64", "float32"), accumulates={"float64": "float64", "float32": "float64"},
     module=numba_fused.__name__,

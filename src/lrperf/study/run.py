@@ -152,6 +152,17 @@ def plan(stack, pre, stream, show_stderr):
     return Passes(base, log, stream, stage, tmp, pre.env, pre.repo_root), staged
 
 
+def plan_numba_fused(grid, say):
+    """numba_fused is timed as planned on this machine: plan every grid point first,
+    outside any timing; returns what it cost (kept in the sidecar)."""
+    from ..numba_fused import plan_grid
+    got = plan_grid(grid)
+    say(f"numba_fused: planned {len(got['planned'])} new key(s) in {got['plan_s']:.1f} s of "
+        f"timed calls ({got['known']} known; LRPERF_TUNING={got['mode']})")
+    return {**{k: got[k] for k in ("mode", "plan_s", "first_calls_s", "wall_s", "known")},
+            "planned": len(got["planned"])}
+
+
 def first_pass(pre, passes, staged, bench, say):
     """The suite (or ``bench``'s selection); RuntimeError if asv wrote nothing."""
     say(f"running the benchmark suite ({GRIDS[pre.grid].description}"
@@ -218,13 +229,14 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
     remeasure = remeasure and not quick
     with contextlib.ExitStack() as stack:
         passes, staged = plan(stack, pre, stream, show_stderr)
+        planned = plan_numba_fused(pre.grid, say)
         t0 = time.perf_counter()
         progress = first_pass(pre, passes, staged, bench, say)
         second, remeasured = remeasure_pass(pre, passes, say) if remeasure else (None, (0, 0))
         seconds = time.perf_counter() - t0
         commit(pre, passes.stage, {"remeasured": None if not remeasure else {
             "points": remeasured[0], "still_noisy": remeasured[1],
-            "max": noise.REMEASURE_MAX}})
+            "max": noise.REMEASURE_MAX}, "numba_fused_plan": planned})
     if progress.code != 0:
         say(f"warning: asv run exited with status {progress.code}: {progress.failed} "
             f"benchmark(s) failed (see {shown(pre.log_path)}); the others are saved")

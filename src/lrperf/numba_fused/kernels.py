@@ -51,7 +51,6 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .. import tuning
 from ..numerics import loss_jit, sigmoid_jit
 
 
@@ -462,35 +461,123 @@ def _step_rows(w, b, X, Y, nthreads):
     return dw, db / m, cost / m
 
 
-# A tuning.Params used instead of the tuned/derived choice (tests force each loop).
-FORCED = None
-COLUMN_VARIANTS = ("columns", "groups")  # F order; "rows" and "tiles" are C order
+# Gradient descent on C-ordered X, fused across steps.  Once a group of rows
+# has given its dw for step t, those rows of w are final for step t + 1, and
+# while the rows are still in cache they add their share to z for step t + 1
+# (the fusion of X v and X^T u that makes F order one pass, across steps):
+# T steps read X T + 1 times instead of 2T.  Each thread owns a fixed block of
+# rows and its own partial z; the partials are summed in thread order.
+
+_Z_BLOCK = 4096  # examples per block of the z reduction (fixed: same bits at any thread count)
 
 
-def run_params(w, b, X, Y, params, nthreads=None):
-    """One step of C-ordered X with the given loop, tile width and prefetch distance."""
-    nthreads = nb.get_num_threads() if nthreads is None else nthreads
-    if params.variant == "rows":
-        return _step_rows(w, b, X, Y, nthreads)
-    return _step_tiles(w, b, X, Y, nthreads, _pad(X.shape[0]), params.tile, params.ahead)
+@nb.njit(cache=True)
+def _row_block(n_x, nthreads, t):
+    rows = (n_x + nthreads - 1) // nthreads
+    rows = (rows + 3) // 4 * 4
+    lo = min(n_x, t * rows)
+    return lo, min(n_x, lo + rows)
 
 
-def step(w, b, X, Y):
-    nthreads = nb.get_num_threads()
-    forced = FORCED
-    if abs(X.strides[0]) <= abs(X.strides[1]):  # columns contiguous (or nearly)
-        if forced is None or forced.variant not in COLUMN_VARIANTS:
-            forced = None
-        # Pipelined or not, and how many examples per group: from the caches
-        # (lrperf.tuning).
-        params = forced or tuning.params_for("F", X, nthreads)
-        return _step_columns(w, b, X.T, Y, nthreads, _pad(X.shape[0]), params.group,
-                             params.variant == "groups")
-    if forced is not None and forced.variant in COLUMN_VARIANTS:
-        forced = None
-    # The loop, tile width and prefetch distance depend on the caches: derived
-    # from their sizes or tuned on this machine (lrperf.tuning); one dict
-    # lookup once a shape has been seen.
-    params = forced or tuning.params_for(
-        "C", X, nthreads, run=lambda p: run_params(w, b, X, Y, p, nthreads))
-    return run_params(w, b, X, Y, params, nthreads)
+@nb.njit(parallel=True, cache=True)
+def descent_start(w, X, zs, nthreads):
+    """zs[t] = thread t's rows' share of w^T X (the one extra read of X)."""
+    n_x, m = X.shape
+    for t in nb.prange(nthreads):
+        lo, hi = _row_block(n_x, nthreads, t)
+        z = zs[t]
+        for i in range(m):
+            z[i] = 0.0
+        j = lo
+        while j + 4 <= hi:
+            _axpy4(z, w[j], X[j], w[j + 1], X[j + 1], w[j + 2], X[j + 2], w[j + 3], X[j + 3], m)
+            j += 4
+        while j < hi:
+            _axpy(z, w[j], X[j], m)
+            j += 1
+
+
+@nb.njit(parallel=True, cache=True)
+def descent_dz(zs, b, Y, dz, sums):
+    """dz = sigmoid(sum_t zs[t] + b) - Y; returns (db, cost) of this step."""
+    nthreads, m = zs.shape
+    nblocks = sums.shape[0]
+    for k in nb.prange(nblocks):
+        lo = k * _Z_BLOCK
+        hi = min(m, lo + _Z_BLOCK)
+        db = 0.0
+        cost = 0.0
+        for i in range(lo, hi):
+            z = zs[0, i]
+            for t in range(1, nthreads):  # thread order: same thread count, same bits
+                z += zs[t, i]
+            z += b
+            cost += loss_jit(z, Y[i])
+            d = sigmoid_jit(z) - Y[i]
+            db += d
+            dz[i] = d
+        sums[k, 0] = db
+        sums[k, 1] = cost
+    db = 0.0
+    cost = 0.0
+    for k in range(nblocks):
+        db += sums[k, 0]
+        cost += sums[k, 1]
+    return db / m, cost / m
+
+
+@nb.njit(cache=True)
+def _update4(w, wn, dw, j, lr, m, s0, s1, s2, s3):
+    dw[j] = s0 / m
+    dw[j + 1] = s1 / m
+    dw[j + 2] = s2 / m
+    dw[j + 3] = s3 / m
+    for r in range(j, j + 4):
+        wn[r] = w[r] - lr * dw[r]
+
+
+@nb.njit(parallel=True, cache=True)
+def descent_step(w, wn, X, dz, lr, zs, dw, nthreads, pipelined, more):
+    """dw = X dz / m and wn = w - lr dw; with ``more``, zs[t] = thread t's share of
+    wn^T X, added while its rows are in cache.  ``pipelined``: the dot of the
+    next four rows (from memory) in the same loop as this four's z update (from
+    cache)."""
+    n_x, m = X.shape
+    for t in nb.prange(nthreads):
+        lo, hi = _row_block(n_x, nthreads, t)
+        z = zs[t]
+        if more:
+            for i in range(m):
+                z[i] = 0.0
+        j = lo
+        if pipelined and more and j + 4 <= hi:
+            s0, s1, s2, s3 = _dot4(X[j], X[j + 1], X[j + 2], X[j + 3], dz, m)
+            while j + 4 <= hi:
+                _update4(w, wn, dw, j, lr, m, s0, s1, s2, s3)
+                if j + 8 <= hi:
+                    s0, s1, s2, s3 = _dot4_axpy4(
+                        dz, X[j + 4], X[j + 5], X[j + 6], X[j + 7], z,
+                        wn[j], X[j], wn[j + 1], X[j + 1], wn[j + 2], X[j + 2],
+                        wn[j + 3], X[j + 3], m)
+                else:
+                    _axpy4c(z, wn[j], X[j], wn[j + 1], X[j + 1], wn[j + 2], X[j + 2],
+                            wn[j + 3], X[j + 3], m)
+                j += 4
+        else:
+            while j + 4 <= hi:
+                s0, s1, s2, s3 = _dot4(X[j], X[j + 1], X[j + 2], X[j + 3], dz, m)
+                _update4(w, wn, dw, j, lr, m, s0, s1, s2, s3)
+                if more:
+                    _axpy4c(z, wn[j], X[j], wn[j + 1], X[j + 1], wn[j + 2], X[j + 2],
+                            wn[j + 3], X[j + 3], m)
+                j += 4
+        while j < hi:
+            dw[j] = _dot(X[j], dz, m) / m
+            wn[j] = w[j] - lr * dw[j]
+            if more:
+                _axpy(z, wn[j], X[j], m)
+            j += 1
+
+
+def z_blocks(m):
+    return (m + _Z_BLOCK - 1) // _Z_BLOCK
