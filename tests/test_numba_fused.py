@@ -243,3 +243,92 @@ def test_bench_columns_refuses_a_bad_shape_in_one_line(shape, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert f"a shape is N_XxM with both >= 1, got {shape!r}" in err
+
+
+# Gradient descent (Strategy.descend): C order fused across steps ---------------------------
+
+DESCENTS = {"C": [Params("descent", 0, 0), Params("descent-plain", 0, 0), Params("rows", 0, 0)],
+            "F": [Params("groups", 0, 0, 4), Params("groups", 0, 0, 2), Params("columns", 0, 0)]}
+
+
+def descent_problem(n_x, m, order, seed=3):
+    rng = np.random.default_rng(seed)
+    X = np.asarray(rng.standard_normal((n_x, m)), order=order)
+    Y = (rng.random((1, m)) < 0.5).astype(np.float64)
+    w = rng.standard_normal((n_x, 1)) * 0.1
+    return w, 0.1, X, Y
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("index", [0, 1, 2])
+@pytest.mark.parametrize("nthreads", sorted({1, MAX_THREADS}))
+@pytest.mark.parametrize("n_x,m", [(37, 501), (130, 64), (3, 9)])
+def test_descent_matches_numpy_after_100_steps(order, index, nthreads, n_x, m, monkeypatch,
+                                               threads):
+    monkeypatch.setattr(fused_module, "FORCED", DESCENTS[order][index])
+    numba.set_num_threads(nthreads)
+    w, b, X, Y = descent_problem(n_x, m, order)
+    want = lrperf.optimize(w, b, X, Y, 100, 0.05, strategy="numpy")
+    got = lrperf.optimize(w, b, X, Y, 100, 0.05, strategy="numba_fused")
+    np.testing.assert_allclose(got[0]["w"], want[0]["w"], rtol=1e-9, atol=1e-13)
+    assert got[0]["b"] == pytest.approx(want[0]["b"], rel=1e-9, abs=1e-13)
+    np.testing.assert_allclose(got[1]["dw"], want[1]["dw"], rtol=1e-9, atol=1e-13)
+    assert got[1]["db"] == pytest.approx(want[1]["db"], rel=1e-9, abs=1e-13)
+    np.testing.assert_allclose(got[2], want[2], rtol=1e-9)
+    assert len(got[2]) == 1 and got[0]["w"].shape == w.shape
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("index", [0, 1])
+def test_descent_first_gradient_matches_the_exact_step(order, index, monkeypatch):
+    # 0 iterations: the gradient at the initial (w, b), against exactly rounded sums.
+    monkeypatch.setattr(fused_module, "FORCED", DESCENTS[order][index])
+    w, b, X, Y = descent_problem(37, 203, order)
+    params, grads, costs = lrperf.optimize(w, b, X, Y, 0, 0.05, strategy="numba_fused")
+    want = reference_step(w.reshape(-1), b, np.ascontiguousarray(X), Y.reshape(-1))
+    np.testing.assert_allclose(grads["dw"].reshape(-1), want[0], rtol=1e-9, atol=1e-15)
+    assert grads["db"] == pytest.approx(want[1], rel=1e-9, abs=1e-15)
+    assert costs == [] and params["b"] == b
+    np.testing.assert_array_equal(params["w"], w)
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("nthreads", sorted({1, MAX_THREADS}))
+def test_descent_is_bit_identical_run_to_run(order, nthreads, threads):
+    numba.set_num_threads(nthreads)
+    w, b, X, Y = descent_problem(130, 777, order)
+    runs = [lrperf.optimize(w, b, X, Y, 150, 0.05, strategy="numba_fused") for _ in range(3)]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(other[0]["w"], runs[0][0]["w"])
+        assert other[0]["b"] == runs[0][0]["b"] and other[2] == runs[0][2]
+        np.testing.assert_array_equal(other[1]["dw"], runs[0][1]["dw"])
+
+
+def test_descent_keeps_the_callback_print_and_costs_semantics(capsys):
+    w, b, X, Y = descent_problem(20, 90, "C")
+    seen = {}
+    for s in ("numpy", "numba_fused"):
+        calls = []
+        out = lrperf.optimize(w, b, X, Y, 201, 0.05, print_cost=True, strategy=s,
+                              callback=lambda i, c: calls.append((i, c)))
+        seen[s] = (calls, out[2], capsys.readouterr().out)
+    (calls_np, costs_np, text_np), (calls_f, costs_f, text_f) = seen["numpy"], seen["numba_fused"]
+    assert [i for i, _ in calls_f] == list(range(201)) == [i for i, _ in calls_np]
+    np.testing.assert_allclose([c for _, c in calls_f], [c for _, c in calls_np], rtol=1e-9)
+    assert len(costs_f) == 3 and text_f.count("Cost after iteration") == 3
+    assert text_f.splitlines()[0].startswith("Cost after iteration 0:")
+
+
+def test_descent_reports_non_finite_x_like_the_step():
+    w, b, X, Y = descent_problem(20, 90, "C")
+    X[3, 7] = np.nan
+    with pytest.raises(ValueError, match=r"X\[3, 7\]"):
+        lrperf.optimize(w, b, X, Y, 5, 0.05, strategy="numba_fused")
+
+
+def test_descent_does_not_modify_inputs():
+    w, b, X, Y = descent_problem(20, 90, "C")
+    copies = [a.copy() for a in (w, X, Y)]
+    lrperf.optimize(w, b, X, Y, 5, 0.05, strategy="numba_fused")
+    for a, c in zip((w, X, Y), copies):
+        np.testing.assert_array_equal(a, c)

@@ -11,7 +11,7 @@ The loop order follows the layout:
   examples, software-pipelined: the dot products of the next group run in
   the same loop as dw += x * dz for this group, whose columns are still in
   L2, so memory is read without a pause; groups of 4 or 2 examples, as many
-  as the L2 holds (``lrperf.tuning.column_group``); for columns shorter than
+  as the L2 holds (``planner.column_group``); for columns shorter than
   an eighth of the L1d, pairs of examples, dot then dw update;
 * rows contiguous (C order), ``tiles``: tiles of ``block`` examples; z for
   the tile row by row, then dw row by row over the same tile, which is still
@@ -21,10 +21,8 @@ The loop order follows the layout:
 * rows contiguous, ``rows``: whole rows, z then dw; when X fits the
   last-level cache the second pass reads it from cache, not memory.
 
-Which C-order loop, how wide the tiles and how far the prefetch is chosen
-per machine by ``lrperf.tuning``: derived from the cache sizes, or the
-fastest candidates timed on this machine ("wisdom", ``lrperf tune``); the F
-order's group is derived from the cache sizes.
+Which loop, how wide the tiles and groups, how far the prefetch: planned per
+machine and shape class (``lrperf.numba_fused.planner``).
 
 Examples are split into one fixed chunk per thread (depends only on m and the
 thread count), each thread accumulates into its own row of a

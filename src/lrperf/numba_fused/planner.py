@@ -18,8 +18,10 @@ What a key gets:
   columns.
 
 Planning (``tune``) is bounded: at most ``len(candidates)`` (<= 4) candidates,
-each called once untimed (JIT compilation; recorded apart) and ``PLAN_ROUNDS``
-times timed, so a key costs at most 16 steps of X; its cost is measured and recorded (``tuning_record``,
+each called once untimed (JIT compilation; recorded apart), once to size the
+samples and ``PLAN_ROUNDS`` (3) times timed, so a key costs at most 20 steps
+of X; a step under 2 ms is repeated to 2 ms samples in 7 rounds (at most
+4 x 8 x 2 ms = 64 ms and 20 steps).  Its cost is measured and recorded (``tuning_record``,
 ``plan``).  It runs on the first optimize/model of a key with no wisdom, in
 ``plan_points`` (the study, before it times anything) and in ``lrperf tune``.
 
@@ -54,6 +56,10 @@ VARIANTS = {
 TILE_L2_CANDIDATES = (0.5, 1.0, 4.0)
 # Timed calls per candidate (after one untimed one); the median is kept.
 PLAN_ROUNDS = 3
+# ... for steps shorter than MIN_SAMPLE_S: each sample repeats the step to that
+# length, in SHORT_ROUNDS rounds (a few ms of a short step in all).
+MIN_SAMPLE_S = 2e-3
+SHORT_ROUNDS = 7
 # A candidate replaces the default only when faster by this factor: a noisy,
 # shared machine must not flip the choice on a 1% blip.
 MARGIN = 1.05
@@ -290,10 +296,26 @@ def _wisdom():
 
 
 def median_times(calls, rounds=PLAN_ROUNDS):
-    """{name: median seconds} of ``calls`` side by side (each already called once by
-    ``tune``): ``rounds`` rounds (all candidates share Numba's pool: no pause between them)."""
-    times = measure.interleaved(calls, rounds=rounds, per_round=1, gap=0, warmup=False)
-    return {name: measure.median(t) for name, t in times.items()}
+    """{name: median seconds per call} of ``calls`` side by side (each already called
+    once by ``tune``): ``rounds`` rounds (all candidates share Numba's pool: no
+    pause between them).  A step shorter than ``MIN_SAMPLE_S`` is repeated within
+    one sample, and such short steps get ``SHORT_ROUNDS``: a few milliseconds in
+    all, where single calls would be noise."""
+    reps = {}
+    for name, fn in calls.items():
+        t = measure.timed(fn)
+        reps[name] = max(1, min(1000, math.ceil(MIN_SAMPLE_S / max(t, 1e-7))))
+    if max(reps.values()) > 1:
+        rounds = SHORT_ROUNDS
+
+    def repeated(fn, n):
+        def run():
+            for _ in range(n):
+                fn()
+        return run
+    timed = {name: repeated(fn, reps[name]) for name, fn in calls.items()}
+    times = measure.interleaved(timed, rounds=rounds, per_round=1, gap=0, warmup=False)
+    return {name: measure.median(t) / reps[name] for name, t in times.items()}
 
 
 def tune(kind, layout, run, n_x, itemsize, *, facts=None, timer=None, progress=None):

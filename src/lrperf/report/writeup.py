@@ -32,10 +32,12 @@ def _tuning(plan):
         return None
     keys = plan["keys"].values()
     tuned = sum(isinstance(k, dict) and k.get("source") == "wisdom" for k in keys)
-    return (f"LRPERF_TUNING={plan.get('mode', '?')}: {tuned} of {len(keys)} keys (layout/"
-            "size class/threads/dtype) timed on this machine by `lrperf tune`, the others "
-            "derived from the cache sizes; F order: pipelined groups of examples sized to "
-            "the L2 (derived)")
+    cost = plan.get("wisdom_plan_s")
+    cost = f", planning cost {cost:.1f} s" if isinstance(cost, (int, float)) else ""
+    return (f"LRPERF_TUNING={plan.get('mode', '?')}: {tuned} keys (kind/layout/n_x x m "
+            f"classes/threads/dtype) planned on this machine{cost}; any other shape runs the "
+            "defaults (C order: two passes over rows, gradient descent fused across steps; "
+            "F order: pipelined groups of examples sized to the L2)")
 
 
 def machine_section(report):
