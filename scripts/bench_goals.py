@@ -19,9 +19,11 @@ the after: ``PYTHONPATH=/work/main/src python scripts/bench_goals.py grid``.
     cpu-bench env PYTHONPATH=$PWD/src:$PWD python scripts/bench_goals.py grid --kinds propagate
 """
 import argparse
+import atexit
 import gc
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -29,6 +31,7 @@ import time
 import numpy as np
 
 _wisdom_dir = tempfile.mkdtemp(prefix="lrperf-goals-wisdom-")
+atexit.register(shutil.rmtree, _wisdom_dir, ignore_errors=True)
 if "--keep-wisdom" not in sys.argv:
     os.environ["LRPERF_WISDOM"] = os.path.join(_wisdom_dir, "wisdom.json")  # empty: a new user
     os.environ.pop("LRPERF_TUNING", None)
