@@ -105,6 +105,13 @@ def _is_device(value):
         or bool(getattr(value, "__cuda_ndarray__", False)))
 
 
+def _is_chunked(value):
+    """A chunked array of a Dask-style collection (``__dask_graph__`` and ``chunks``):
+    its shape and dtype are metadata, its data is not read here."""
+    return (not isinstance(value, np.ndarray) and hasattr(value, "__dask_graph__")
+            and hasattr(value, "chunks") and hasattr(value, "dtype"))
+
+
 def _device_shape(name, value):
     """Shape of a device array, its dtype checked; its data is not touched."""
     interface = getattr(value, "__cuda_array_interface__", None)
@@ -128,10 +135,18 @@ def _to_host(value):
     return cuda.as_cuda_array(value).copy_to_host()
 
 
-def _as_X(X, name="X", device=False):
+def _as_X(X, name="X", device=False, chunked=False):
     """X as given, checked; ``device``: a GPU array is accepted too (the
-    strategy decides whether it can read it), and its data is not touched."""
-    if _is_device(X):
+    strategy decides whether it can read it), and its data is not touched;
+    ``chunked``: likewise a Dask array (``Strategy.chunked``)."""
+    if _is_chunked(X):
+        if not chunked:
+            raise TypeError(
+                f"{name} must be a numpy.ndarray here, got the chunked array "
+                f"{type(X).__module__}.{type(X).__name__}; pass {name}.compute()")
+        _check_dtype(name, np.dtype(X.dtype))
+        shape = tuple(X.shape)
+    elif _is_device(X):
         if not device:
             raise TypeError(
                 f"{name} must be a host numpy.ndarray here, got the GPU array "
@@ -186,6 +201,10 @@ def _as_b(b):
 
 
 def _as_Y(Y, m, name="Y"):
+    if _is_chunked(Y):
+        # m labels, read once per call to check them: the size of one row of X.
+        _check_dtype(name, np.dtype(Y.dtype))
+        Y = np.asarray(Y.compute())
     if _is_device(Y):
         # m labels, checked on the host: one small copy per call, never per step.
         _device_shape(name, Y)
@@ -216,11 +235,20 @@ def _first_non_finite(X, name="X"):
     n_x, m = X.shape
     block = max(1, (1 << 20) // n_x)
     for start in range(0, m, block):
-        bad = ~np.isfinite(X[:, start:start + block])
+        bad = ~np.isfinite(np.asarray(X[:, start:start + block]))
         if bad.any():
             j, i = np.argwhere(bad)[0]
             return int(j), int(start + i)
     return None
+
+
+def _wx(w, X):
+    """w^T X on the host: a chunked X is read block by block by its scheduler."""
+    return np.asarray(X.T.dot(w)) if _is_chunked(X) else w @ X
+
+
+def _xv(X, v):
+    return np.asarray(X.dot(v)) if _is_chunked(X) else X @ v
 
 
 def _raise_non_finite(X, w, b, Y, result):
@@ -229,8 +257,9 @@ def _raise_non_finite(X, w, b, Y, result):
     X = _to_host(X)
     where = _first_non_finite(X)
     if where is not None:
-        raise ValueError(f"X must contain only finite values, got {X[where]} at X[{where[0]}, {where[1]}]")
-    z = w @ X + b
+        raise ValueError(f"X must contain only finite values, got {np.asarray(X[where])} "
+                         f"at X[{where[0]}, {where[1]}]")
+    z = _wx(w, X) + b
     if not np.isfinite(z).all():
         j = int(np.argmin(np.isfinite(z)))
         raise FloatingPointError(
@@ -238,12 +267,12 @@ def _raise_non_finite(X, w, b, Y, result):
             "(are w or learning_rate too large?)")
     Y = np.asarray(_to_host(Y), dtype=np.float64).reshape(-1)
     dz = sigmoid(z) - Y
-    dw = X @ dz
+    dw = _xv(X, dz)
     if not np.isfinite(dw).all():
         i = int(np.argmin(np.isfinite(dw)))
         raise FloatingPointError(
             f"the gradient X dZ^T overflowed at feature {i} although X, w and b are finite: "
-            f"X holds values up to {float(np.max(np.abs(X[i]))):.3g}, too near the float64 "
+            f"X holds values up to {float(np.max(np.abs(np.asarray(X[i])))):.3g}, too near the float64 "
             "maximum for a sum over examples; scale X down")
     if not math.isfinite(mean_loss(z, Y)):
         raise FloatingPointError(
@@ -276,13 +305,18 @@ def _step_checked(step, w, b, X, Y, flags=None, source=None):
 def _validated(w, b, X, Y, strategy):
     """The strategy's step and the inputs in the form it reads, once per call."""
     record = get_strategy(strategy)
-    Xv = _as_X(X, device=True)
+    Xv = _as_X(X, device=True, chunked=True)
     if record.device != "gpu" and _is_device(Xv):
         raise TypeError(
             f"X is a GPU array ({type(X).__module__}.{type(X).__name__}) but strategy "
             f"{strategy!r} runs on the {record.device}: pass a host numpy.ndarray, or a "
             "gpu strategy")
-    n_x, m = _device_shape("X", Xv) if _is_device(Xv) else Xv.shape
+    if not record.chunked and _is_chunked(Xv):
+        raise TypeError(
+            f"X is a chunked array ({type(X).__module__}.{type(X).__name__}) but strategy "
+            f"{strategy!r} reads an array in memory: pass X.compute(), or a strategy that "
+            "reads chunks (lrperf strategies: dask)")
+    n_x, m = _device_shape("X", Xv) if _is_device(Xv) else tuple(Xv.shape)
     wv, bv, Yv = _as_w(w, n_x), _as_b(b), _as_Y(Y, m)
     Xp, Yp = record.prepared(Xv, Yv)
     return record.step, wv, bv, Xp, Yp
@@ -384,7 +418,7 @@ def _descend(step, shape, wv, bv, Xv, Yv, num_iterations, lr, print_cost, callba
 
 def _predict_validated(wv, bv, Xv):
     with np.errstate(all="ignore"):
-        Z = wv @ Xv + bv
+        Z = _wx(wv, Xv) + bv
         if not np.isfinite(Z).all():
             _raise_non_finite(Xv, wv, bv, None, "w^T X + b")  # raises at the z check
     return (sigmoid(Z) > 0.5).astype(np.float64).reshape(1, -1)
@@ -393,7 +427,7 @@ def _predict_validated(wv, bv, Xv):
 @_interruptible
 def predict(w, b, X):
     """Labels 0./1. of shape (1, m): 1 where sigmoid(w^T x + b) > 0.5."""
-    Xv = _as_X(X)
+    Xv = _as_X(X, chunked=True)
     return _predict_validated(_as_w(w, Xv.shape[0]), _as_b(b), Xv)
 
 
@@ -401,8 +435,8 @@ def predict(w, b, X):
 def model(X_train, Y_train, X_test, Y_test, num_iterations=2000, learning_rate=0.5,
           print_cost=False, *, strategy="numpy", callback=None):
     """Train from w = 0, b = 0 and predict both sets, as the course's ``model``."""
-    Xtr = _as_X(X_train, "X_train")
-    Xte = _as_X(X_test, "X_test")
+    Xtr = _as_X(X_train, "X_train", chunked=True)
+    Xte = _as_X(X_test, "X_test", chunked=True)
     if Xte.shape[0] != Xtr.shape[0]:
         raise ValueError(
             f"X_test must have n_x = {Xtr.shape[0]} rows like X_train, got shape {Xte.shape}"

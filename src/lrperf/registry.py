@@ -64,6 +64,9 @@ class Strategy:
                  (numba_fused reads C-ordered X once per step across steps);
                  calls ``on_step(i, dw, db, cost, w, b)`` after each step, with
                  (w, b) before their update (i is None for the gradient of 0 iterations).
+    chunked:     X may also be a chunked array (a Dask collection): the api checks
+                 its shape and dtype from its metadata, never reads its data, and
+                 ``prepare`` places it (a cluster's workers).
     """
     name: str
     step: Optional[Step]
@@ -81,6 +84,7 @@ class Strategy:
     compiles_per_shape: bool = False
     peer: Optional[str] = None
     descend: Optional[Descend] = None
+    chunked: bool = False
 
     @property
     def available(self):

@@ -6,8 +6,8 @@ call here.
 """
 from ..registry import Strategy, register
 from .. import numba_fused
-from . import (example_loop, gpu_cupy, gpu_numba_cuda, jax_xla, numba_loops, python_loops,
-               vectorized)
+from . import (dask_cluster, dask_step, example_loop, gpu_cupy, gpu_numba_cuda, jax_xla,
+               numba_loops, python_loops, vectorized)
 
 register(Strategy(
     name="python_loops", step=python_loops.step, order=10, module=python_loops.__name__,
@@ -49,3 +49,11 @@ register(Strategy(
     module=gpu_cupy.__name__, peer="numpy", passes=2,
     description="vectorized CuPy on the GPU (two cuBLAS gemv, one element-wise kernel): "
                 "the GPU twin of numpy; X moved to the GPU once per call"))
+register(Strategy(
+    name="dask", step=dask_step.step, order=80, parallel=True, chunked=True,
+    dtypes=("float64", "float32"), accumulates={"float64": "float64", "float32": "float64"},
+    prepare=dask_step.prepare, unavailable=dask_cluster.unavailable_reason(),
+    module=dask_step.__name__, peer="numba_fused",
+    description="numba_fused's one-pass kernel per chunk of examples on Dask's distributed "
+                "scheduler (the active Client, else a LocalCluster), partials summed in a "
+                "fixed tree; X a NumPy or dask array chunked along the examples"))
