@@ -115,3 +115,97 @@ def _read_cat_file(h5py, path, prefix):
         raise ValueError(f"{path}: {expected[1]} must hold labels 0 and 1, "
                          f"got values {np.unique(y)[:5].tolist()}")
     return x, y, names
+
+
+# The synthetic data set on disk, for data larger than a worker's memory.
+ZARR_ARRAYS = ("X_train", "Y_train", "X_test", "Y_test")
+
+
+def write_zarr(path, n_x, m_train, m_test=0, *, chunk=None, seed=0, dtype=np.float64,
+               sharpness=3.0):
+    """Write a synthetic train/test split to a Zarr store at ``path``, chunk by chunk.
+
+    X_train (n_x, m_train) and X_test (n_x, m_test) are stored in chunks of
+    ``chunk`` examples (whole columns: chunked along the examples only, as the
+    dask strategy reads them), uncompressed (random normals do not compress;
+    a codec would only cost CPU on every read); Y_* as (1, m) float64.  One
+    chunk is in memory at a time: each is drawn from its own seeded generator
+    (``(seed, chunk index)``), so the store does not depend on how it was
+    written and never needs X whole.  Labels come from one logistic model
+    with a seeded true weight vector, as ``synthetic``.  The store is built
+    beside ``path`` and replaces it atomically.  Returns ``path``.
+    """
+    import zarr
+
+    from . import atomic
+
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float64, np.float32):
+        raise TypeError(f"dtype must be float64 or float32, got {dtype}")
+    for name, value, low in (("n_x", n_x, 1), ("m_train", m_train, 1), ("m_test", m_test, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    if chunk is None:
+        chunk = max(1, (32 << 20) // (n_x * dtype.itemsize))  # about 32 MiB a chunk
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValueError(f"chunk must be an int >= 1 (examples per chunk), got {chunk!r}")
+    w_true = (np.random.default_rng((seed, 0)).standard_normal(n_x)
+              * (sharpness / np.sqrt(n_x)))
+    path = Path(path)
+    with atomic.replacing_folder(path) as tmp:
+        group = zarr.open_group(str(tmp), mode="w", zarr_format=3)
+        group.attrs.update({"lrperf": "synthetic", "n_x": int(n_x), "seed": int(seed),
+                            "chunk": int(chunk), "sharpness": float(sharpness)})
+        index = 1
+        for part, m in (("train", m_train), ("test", m_test)):
+            c = int(min(chunk, max(m, 1)))
+            X = group.create_array(f"X_{part}", shape=(n_x, m), chunks=(n_x, c), dtype=dtype,
+                                   compressors=None, fill_value=0.0)
+            Y = group.create_array(f"Y_{part}", shape=(1, m), chunks=(1, c), dtype=np.float64,
+                                   compressors=None, fill_value=0.0)
+            for lo in range(0, m, c):
+                hi = min(m, lo + c)
+                rng = np.random.default_rng((seed, index))
+                index += 1
+                x = rng.standard_normal((n_x, hi - lo), dtype=dtype)
+                p = sigmoid(w_true @ x)
+                X[:, lo:hi] = x
+                Y[:, lo:hi] = (rng.random(hi - lo) < p).astype(np.float64).reshape(1, -1)
+    return path
+
+
+def is_zarr_store(path):
+    """Whether ``path`` is a folder holding a Zarr store (v2 or v3 metadata)."""
+    path = Path(path)
+    return path.is_dir() and any((path / name).is_file()
+                                 for name in ("zarr.json", ".zgroup", ".zarray"))
+
+
+def open_zarr(path):
+    """The split stored by ``write_zarr``: X_* as dask arrays read chunk by chunk
+    (never whole), Y_* as NumPy arrays (m labels: one row of X)."""
+    try:
+        import dask.array as da
+        import zarr
+    except ImportError:
+        raise ImportError("reading a Zarr store needs dask and zarr: pip install 'lrperf[dask]'") \
+            from None
+    path = Path(path)
+    try:
+        group = zarr.open_group(str(path), mode="r")
+        missing = [name for name in ZARR_ARRAYS if name not in group]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} cannot be read as a Zarr store: {exc}") from None
+    if missing:
+        raise ValueError(f"{path} is a Zarr store without {', '.join(missing)}: expected "
+                         f"the arrays {', '.join(ZARR_ARRAYS)} (lrperf.datasets.write_zarr)")
+    arrays = {}
+    for name in ZARR_ARRAYS:
+        if name.startswith("X"):
+            arrays[name] = da.from_zarr(group[name])
+        else:
+            arrays[name] = np.asarray(group[name][...], dtype=np.float64)
+    if arrays["X_train"].shape[0] != arrays["X_test"].shape[0]:
+        raise ValueError(f"{path}: X_train and X_test must have the same n_x, got "
+                         f"{arrays['X_train'].shape} and {arrays['X_test'].shape}")
+    return Split(**arrays)

@@ -32,7 +32,13 @@ def unavailable_reason():
     importing distributed costs a second that ``import lrperf`` must not pay)."""
     from importlib.util import find_spec
 
-    missing = [name for name in ("dask", "distributed") if find_spec(name) is None]
+    def absent(name):
+        try:
+            return find_spec(name) is None
+        except (ImportError, ValueError):  # a module set to None in sys.modules
+            return True
+
+    missing = [name for name in ("dask", "distributed") if absent(name)]
     if missing:
         return (f"needs dask[array] and distributed (missing: {', '.join(missing)}): "
                 "pip install 'lrperf[dask]'")

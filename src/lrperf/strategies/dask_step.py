@@ -83,10 +83,17 @@ def _contiguous(block):
 
 
 def _worker_memory(client):
+    """(the workers' memory in all, None if unlimited; how many workers)."""
+    timeout = dask_cluster.start_timeout()
+    try:
+        # A worker being restarted by its nanny comes back within seconds.
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        raise dask_cluster.ClusterError(
+            f"the Dask cluster at {client.scheduler.address} has no workers "
+            f"(waited {timeout:g} s, dask config lrperf.start-timeout)") from None
     workers = client.scheduler_info(n_workers=-1)["workers"].values()
     limits = [w.get("memory_limit") or 0 for w in workers]
-    if not limits:
-        raise dask_cluster.ClusterError("the Dask cluster has no workers")
     return None if 0 in limits else sum(limits), len(limits)
 
 
