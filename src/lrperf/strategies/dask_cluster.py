@@ -110,11 +110,11 @@ def get_client():
 
 def _start_local(distributed):
     n = cores()
-    # Ports chosen by the OS (no clash with another cluster), no dashboard
-    # (it needs bokeh and a port); one single-threaded worker per core.
+    # Ports chosen by the OS (no clash with another cluster), the dashboard's
+    # port either (the scheduler's HTTP server on a free port); one single-threaded worker per core.
     cluster = distributed.LocalCluster(
         n_workers=n, threads_per_worker=1, processes=True, scheduler_port=0,
-        dashboard_address=None, silence_logs=40)
+        dashboard_address=":0", silence_logs=40)
     _OWN["cluster"] = cluster
     _OWN["client"] = distributed.Client(cluster, timeout=start_timeout(), set_as_default=False)
     _OWN["client"].wait_for_workers(n, timeout=start_timeout())

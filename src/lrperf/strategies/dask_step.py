@@ -62,6 +62,12 @@ def partial(x, y, w, b):
     return out
 
 
+def partial_block(x, y, w, b):
+    """``partial`` of a block read in the same task (a store's chunk is read,
+    used and dropped: it never becomes data the worker holds)."""
+    return partial(x, y.reshape(-1), w, b)
+
+
 def combine(*parts):
     """Sum of partials in the order given (the tree fixes the order)."""
     total = parts[0].copy()
@@ -131,7 +137,8 @@ class Chunks:
             self.source = None
             self._dask_chunks(X, fits)
         self.ys = [None] * len(self.xs)
-        self._send()
+        if self.lazy is None:
+            self._send()
 
     def _dask_chunks(self, X, fits):
         import distributed
@@ -155,8 +162,15 @@ class Chunks:
             self._wait(self.xs, "persisting X on the workers")
             self.lazy = None
         else:
-            self.lazy = list(X.to_delayed(optimize_graph=True)[0])
-            self.xs = [None] * len(self.lazy)
+            import dask.array as da
+
+            self.lazy = X
+            # The labels (one row of X) are kept on the workers, with their graph:
+            # a lost worker's share is rebuilt by Dask.
+            self.Yd = self.client.persist(
+                da.from_array(self.Y.reshape(1, -1), chunks=((1,), X.chunks[1])))
+            self._wait(distributed.futures_of(self.Yd), "sending Y to the workers")
+            self.xs = [None] * len(X.chunks[1])
 
     def _send(self):
         """Scatter what is not on the cluster (all at first, lost chunks after a fault)."""
@@ -187,9 +201,17 @@ class Chunks:
 
     def _once(self, w, b):
         client = self.client
-        xs = client.compute(self.lazy) if self.lazy is not None else self.xs
-        parts = client.map(partial, xs, self.ys, w=w, b=b, pure=False)
-        del xs  # a lazy chunk is dropped as soon as its partial has read it
+        if self.lazy is not None:
+            import dask.array as da
+
+            # One task per chunk that reads it and computes its partial (the
+            # store's read is fused into it by Dask's blockwise optimization).
+            blocks = da.map_blocks(
+                partial_block, self.lazy, self.Yd, w=w, b=b, dtype=np.float64,
+                chunks=((self.n_x + 2,), (1,) * len(self.xs)), meta=np.empty((0, 0)))
+            parts = client.compute(list(blocks.to_delayed(optimize_graph=True).ravel()))
+        else:
+            parts = client.map(partial, self.xs, self.ys, w=w, b=b, pure=False)
         while len(parts) > 1:
             parts = [client.submit(combine, *parts[i:i + FAN_IN], pure=False)
                      for i in range(0, len(parts), FAN_IN)]
@@ -205,7 +227,8 @@ class Chunks:
             except (distributed.client.FutureCancelledError, distributed.KilledWorker) as exc:
                 lost = exc
                 self._check_scheduler(exc)
-                self._send()
+                if self.lazy is None:
+                    self._send()
                 continue
             except TimeoutError:
                 self._check_scheduler(None)
