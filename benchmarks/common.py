@@ -128,6 +128,10 @@ class Point:
         record = lrperf.STRATEGIES[strategy]
         if not record.available:
             raise NotImplementedError(f"skipped: {strategy} is unavailable: {record.unavailable}")
+        if record.chunked:
+            raise NotImplementedError(
+                f"skipped: {strategy} runs on a cluster of worker processes; "
+                "benchmarks/dask.py measures it on its own cluster, start-up timed apart")
         if dtype not in record.dtypes:
             # It would time a float64 copy of X plus the float64 step: the float64
             # point already shows that, and the grid stays affordable.

@@ -16,8 +16,9 @@ DESCRIPTION = ("Train logistic regression by gradient descent with one strategy,
 
 def add_arguments(p):
     p.add_argument("--data", metavar="DIR", default=None,
-                   help="folder with train_catvnoncat.h5 and test_catvnoncat.h5 "
-                        "(default: built-in synthetic data)")
+                   help="folder with train_catvnoncat.h5 and test_catvnoncat.h5, or a Zarr "
+                        "store written by lrperf.datasets.write_zarr (read chunk by chunk: "
+                        "--strategy dask) (default: built-in synthetic data)")
     p.add_argument("--strategy", default="numpy", choices=available(),
                    help="strategy for the gradient step (default: numpy)")
     p.add_argument("--iterations", type=non_negative_int, default=2000,
@@ -38,6 +39,11 @@ def _data(args):
         return data, (f"built-in synthetic data (n_x={data.X_train.shape[0]}, "
                       f"m_train={data.X_train.shape[1]}, m_test={data.X_test.shape[1]}, "
                       f"seed={args.seed})")
+    if datasets.is_zarr_store(args.data):
+        data = datasets.open_zarr(args.data)
+        return data, (f"the Zarr store {args.data} (n_x={data.X_train.shape[0]}, "
+                      f"m_train={data.X_train.shape[1]}, m_test={data.X_test.shape[1]}, "
+                      f"{len(data.X_train.chunks[1])} chunks, read chunk by chunk)")
     return datasets.load_catvnoncat(args.data), f"cat/non-cat data from {args.data}"
 
 

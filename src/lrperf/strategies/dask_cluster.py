@@ -141,6 +141,18 @@ def _close_own():
             pass
 
 
+def abandon(client):
+    """Give up a client whose scheduler is gone, quietly: the caller says so in one
+    line, and distributed's reconnection attempts must not print tracebacks after it."""
+    import logging
+
+    logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+    with _LOCK:
+        if client is _OWN["client"]:
+            # Not closed: closing waits on the lost scheduler; the process ends.
+            _OWN["client"] = _OWN["cluster"] = None
+
+
 def close():
     """Close the LocalCluster started here (the caller's own client is left alone)."""
     with _LOCK:

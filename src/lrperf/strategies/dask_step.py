@@ -246,9 +246,10 @@ class Chunks:
     def _check_scheduler(self, exc):
         if self.client.status != "running":
             address = getattr(self.client.scheduler, "address", "?")
+            dask_cluster.abandon(self.client)
             raise dask_cluster.ClusterError(
-                f"lost the Dask scheduler at {address} (client {self.client.status})"
-                + (f": {exc}" if exc else "")) from None
+                f"lost the Dask scheduler at {address}: the call was ended (the cluster's "
+                "state went with it; start it again and rerun)") from None
 
 
 def prepare(X, Y):
