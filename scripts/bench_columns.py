@@ -20,19 +20,9 @@ import numpy as np
 from lrperf import grid, measure, numba_fused
 from lrperf.datasets import synthetic
 from lrperf.machine import cpu_summary
+from lrperf.scripting import shape
 
 LOOPS = {"pairs": (2, False), "groups 2": (2, True), "groups 4": (4, True)}
-
-
-def _shape(text):
-    try:
-        n_x, m = (int(v) for v in text.lower().split("x"))
-        if n_x < 1 or m < 1:
-            raise ValueError
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a shape is N_XxM with both >= 1, got {text!r}") \
-            from None
-    return n_x, m
 
 
 def _row(n_x, m, threads, rounds):
@@ -65,7 +55,7 @@ def _row(n_x, m, threads, rounds):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--shapes", nargs="+", type=_shape, default=None,
+    p.add_argument("--shapes", nargs="+", type=shape, default=None,
                    help="N_XxM shapes (default: the full grid's)")
     p.add_argument("--threads", nargs="+", type=measure.positive_int, default=None,
                    help="thread counts (default: 1 and all of Numba's)")

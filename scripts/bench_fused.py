@@ -17,12 +17,8 @@ machine (``cpu_facts``) and what numba_fused's tuning chose (``tuning_record``).
 """
 import argparse
 import gc
-import json
-import os
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -30,6 +26,7 @@ import lrperf
 from lrperf import ceiling, grid, measure, tuning
 from lrperf.datasets import synthetic
 from lrperf.machine import cpu_name, machine_info
+from lrperf.scripting import write_json
 
 STRATEGIES = ("numpy", "numba_fused")
 # (n_x, m, layout, goal): the issue's table; goal = (min speed-up, min share of the ceiling).
@@ -138,18 +135,6 @@ def _knobs(v):
     if v["variant"] in ("columns", "groups"):
         return f"groups of {v.get('group')} examples"
     return f"tile {v['tile']}, prefetch {v['ahead']} rows"
-
-
-def write_json(path, payload):
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 _positive, _seconds = measure.positive_int, measure.pause_seconds

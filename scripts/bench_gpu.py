@@ -16,13 +16,13 @@ one it says so in one line and exits 2.
     python scripts/bench_gpu.py --sweep --json gpu.json
 """
 import argparse
-import json
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from lrperf.scripting import (Parser, UsageError, cpu_line, dims, log, positive_int, table,
+                              write_json)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SIZES = "4096x50000,quarter"
@@ -33,15 +33,6 @@ SWEEP_TILES = (4, 8, 16, 32)
 SWEEP_BLOCKS_PER_SM = (1, 2, 4, 8, 16)
 
 
-class UsageError(Exception):
-    pass
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, not argparse's usage block
-        raise UsageError(message)
-
-
 def parse_sizes(text):
     """'4096x50000,quarter' -> [(4096, 50000), 'quarter']."""
     sizes = []
@@ -50,9 +41,8 @@ def parse_sizes(text):
         if item == "quarter":
             sizes.append(item)
             continue
-        parts = item.split("x")
         try:
-            n_x, m = (int(p) for p in parts)
+            n_x, m = dims(item)
         except ValueError:
             raise argparse.ArgumentTypeError(
                 f"sizes must be NXxM or 'quarter', comma-separated, got {item!r}") from None
@@ -69,24 +59,14 @@ def parse_layouts(text):
     return layouts
 
 
-def positive(text):
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}")
-    return value
-
-
 def build_parser():
     p = Parser(prog="bench_gpu.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", type=parse_sizes, default=None,
                    help=f"comma-separated NXxM or 'quarter' (4096 x m, X a quarter of device "
                         f"memory); default {DEFAULT_SIZES}")
     p.add_argument("--layouts", type=parse_layouts, default=["C", "F"], help="C, F or C,F")
-    p.add_argument("--repeats", type=positive, default=21, help="timed steps per point")
-    p.add_argument("--iterations", type=positive, default=2000,
+    p.add_argument("--repeats", type=positive_int, default=21, help="timed steps per point")
+    p.add_argument("--iterations", type=positive_int, default=2000,
                    help="iterations of the cat model (default 2000)")
     p.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data",
                    help="where train_catvnoncat.h5 and test_catvnoncat.h5 are")
@@ -109,22 +89,6 @@ def parse_args(argv):
     if args.json is not None and not args.json.parent.is_dir():
         raise UsageError(f"--json: directory {args.json.parent} does not exist")
     return args
-
-
-def log(message):
-    print(message, file=sys.stderr, flush=True)
-
-
-def write_json(path, payload):
-    """Atomically: an earlier file survives a failed run."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _median(times):
@@ -240,14 +204,14 @@ def markdown(payload):
     lines = [
         f"GPU: {info['gpu']} (compute {info['compute_capability']}, "
         f"{info['multiprocessors']} SMs, L2 {info['l2_bytes'] / 2**20:.0f} MiB, "
-        f"{info['memory_bytes'] / 2**30:.0f} GiB); CPU: {payload['cpu']['cpu']}, "
-        f"{payload['cpu']['cores']} cores.  CUDA context {payload['context_s'] * 1e3:.0f} ms; "
+        f"{info['memory_bytes'] / 2**30:.0f} GiB); {cpu_line(payload['cpu'])}.  "
+        f"CUDA context {payload['context_s'] * 1e3:.0f} ms; "
         f"H2D {payload['h2d_gbs']['pageable']:.1f} GB/s pageable, "
         f"{payload['h2d_gbs']['pinned']:.1f} GB/s pinned.",
         "",
-        "| X | layout | strategy | first call ms | resident ms | ceiling share "
-        "| with transfer ms | vs cupy (resident) | vs best CPU (resident / transfer) |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *table(["X", "layout", "strategy", "first call ms", "resident ms", "ceiling share",
+                "with transfer ms", "vs cupy (resident)", "vs best CPU (resident / transfer)"],
+               [], "lllrrrrrr"),
     ]
     for p in payload["points"]:
         cpu = {n: _median(t) for n, t in p["cpu"].items()}
@@ -317,7 +281,7 @@ def run(args):
         log(f"cat data not found in {args.data_dir}: no cat model figures")
     print(markdown(payload))
     if args.json is not None:
-        write_json(args.json, payload)
+        write_json(args.json, payload, indent=1)
 
 
 def main(argv=None):

@@ -37,49 +37,15 @@ import sys
 import tempfile
 from pathlib import Path
 
+# Nothing from lrperf (NumPy, Numba, JAX) is imported here: a child pins itself
+# first (see pin_child), and every thread a library starts inherits the mask.
+
 STRATEGIES = ("numpy", "numba_fused", "jax_xla")
 FULL_SIZES = ("4096x50000", "1024x2048", "12288x209")
 QUICK_SIZES = ("64x300", "256x1000")
 LAYOUTS = ("C", "F")
 SINGLE_THREAD_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false"
 GOAL = 1.3
-
-
-def _size(text):
-    try:
-        n_x, m = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a size is N_XxM, e.g. 4096x50000, got {text!r}")
-    if n_x < 1 or m < 1:
-        raise argparse.ArgumentTypeError(f"n_x and m must be >= 1, got {text!r}")
-    return n_x, m
-
-
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _seconds(text):
-    value = float(text)
-    if not 0.0 <= value <= 60.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 60 seconds, got {text}")
-    return value
-
-
-def write_json(path, payload):
-    """Atomically: an earlier file survives a failed run."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 # --- the child: one thread count -------------------------------------------------------
@@ -157,27 +123,33 @@ def measure_case(n_x, m, layout, args, log):
     return result
 
 
-def child(args):
+def pin_child(argv):
+    """In a child (``--child-threads N``), pin this process to the first N of its CPUs,
+    before NumPy, Numba or JAX start a thread: all of them inherit the mask."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--child-threads", type=int, default=None)
+    n = pre.parse_known_args(argv)[0].child_threads
+    if n is None:
+        return
     cpus = sorted(os.sched_getaffinity(0))
-    if args.threads > len(cpus):
-        raise SystemExit(f"--threads {args.threads} > the {len(cpus)} CPUs this process may use")
-    # Before NumPy, Numba or JAX start a thread: all of them inherit the mask.
-    os.sched_setaffinity(0, cpus[:args.threads])
+    if n > len(cpus):
+        raise SystemExit(f"--threads {n} > the {len(cpus)} CPUs this process may use")
+    os.sched_setaffinity(0, cpus[:n])
 
+
+def child(args):
     import jax
     import numba
 
     from lrperf import measure
     from lrperf.machine import cpu_name, machine_info
+    from lrperf.scripting import log, write_json
 
     if args.compile_cache:
         # A script's own process: setting JAX's global config here is ours to do.
         jax.config.update("jax_compilation_cache_dir", str(args.compile_cache))
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-
-    def log(msg):
-        print(msg, file=sys.stderr, flush=True)
 
     with measure.threads(args.threads):
         from threadpoolctl import threadpool_info
@@ -190,7 +162,7 @@ def child(args):
             "blas_threads": sorted({p["num_threads"] for p in threadpool_info()}),
             "compile_cache": str(args.compile_cache) if args.compile_cache else None,
             "machine": machine_info(),
-            "cpu_name": cpu_name(),  # the parent imports no lrperf (see the docstring)
+            "cpu_name": cpu_name(),
             "jax": jax.__version__,
             "cases": [],
         }
@@ -220,33 +192,42 @@ def run_children(args, argv):
     return runs
 
 
-def _ms(seconds):
-    return f"{seconds * 1e3:.3f}"
+STEP_COLUMNS = ["X (n_x x m)", "layout", "threads", "numpy ms", "numba_fused ms",
+                "jax_xla ms", "jax_xla + transfer ms", "numba_fused vs jax", "jax vs numpy",
+                "cores busy numpy / fused / jax", "first call jax / fused ms"]
+HLO_COLUMNS = ["X (n_x x m)", "layout", "dots", "instructions reading X",
+               "fusions (kind: count)", "lower + compile ms"]
+
+
+def _step_row(run, c):
+    from lrperf.scripting import ms
+    t, busy, first = c["median_s"], c["cores_busy"], c["first_call_s"]
+    return [f"{c['n_x']} x {c['m']}", c["layout"], run["threads"], ms(t["numpy"]),
+            ms(t["numba_fused"]), ms(t["jax_xla"]),
+            f"{ms(t['jax_xla+transfer'])} ({c['transfer']})",
+            f"{t['jax_xla'] / t['numba_fused']:.2f}x", f"{t['numpy'] / t['jax_xla']:.2f}x",
+            f"{busy['numpy']:.2f} / {busy['numba_fused']:.2f} / {busy['jax_xla']:.2f}",
+            f"{ms(first['jax_xla'], 0)} / {ms(first['numba_fused'], 0)}"]
+
+
+def _hlo_row(c):
+    from lrperf.scripting import ms
+    h = c["hlo"]
+    kinds = {}
+    for f in h["fusions"]:
+        kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
+    reads = ", ".join(r["op"] for r in h["x_reads"])
+    return [f"{c['n_x']} x {c['m']}", c["layout"], h["dots"], f"{len(h['x_reads'])}: {reads}",
+            ", ".join(f"{k}: {v}" for k, v in kinds.items()), ms(h["lower_compile_s"], 0)]
 
 
 def markdown(runs):
+    from lrperf.scripting import cpu_line, table
     info = runs[0]["machine"]
-    caches = ", ".join(f"{k} {v['bytes'] // 1024} KiB" for k, v in info["caches"].items())
-    lines = [
-        f"CPU: {runs[0]['cpu_name']} ({info['arch']}), {info['cores']} cores, SIMD "
-        f"{' '.join(info['simd'])}, caches {caches}; NumPy {info['numpy']} "
-        f"(BLAS {info.get('blas')}), Numba {info['numba']}, JAX {runs[0]['jax']}.",
-        "",
-        "| X (n_x x m) | layout | threads | numpy ms | numba_fused ms | jax_xla ms "
-        "| jax_xla + transfer ms | numba_fused vs jax | jax vs numpy | cores busy "
-        "numpy / fused / jax | first call jax / fused ms |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
-    ]
-    for run in runs:
-        for c in run["cases"]:
-            t, busy, first = c["median_s"], c["cores_busy"], c["first_call_s"]
-            lines.append(
-                f"| {c['n_x']} x {c['m']} | {c['layout']} | {run['threads']} "
-                f"| {_ms(t['numpy'])} | {_ms(t['numba_fused'])} | {_ms(t['jax_xla'])} "
-                f"| {_ms(t['jax_xla+transfer'])} ({c['transfer']}) "
-                f"| {t['jax_xla'] / t['numba_fused']:.2f}x | {t['numpy'] / t['jax_xla']:.2f}x "
-                f"| {busy['numpy']:.2f} / {busy['numba_fused']:.2f} / {busy['jax_xla']:.2f} "
-                f"| {first['jax_xla'] * 1e3:.0f} / {first['numba_fused'] * 1e3:.0f} |")
+    lines = [f"{cpu_line(info)}; NumPy {info['numpy']} (BLAS {info.get('blas')}), "
+             f"Numba {info['numba']}, JAX {runs[0]['jax']}.", ""]
+    lines += table(STEP_COLUMNS, [_step_row(run, c) for run in runs for c in run["cases"]],
+                   "llrrrrrrrlr")
     lines += ["", "Threads: each row's process was pinned to that many CPUs (sched_setaffinity) "
               "with Numba and BLAS threads set to match:"]
     for run in runs:
@@ -264,21 +245,9 @@ def markdown(runs):
         "",
         "What XLA compiled (optimized HLO of the jitted step):",
         "",
-        "| X (n_x x m) | layout | dots | instructions reading X | fusions (kind: count) "
-        "| lower + compile ms |",
-        "| --- | --- | ---: | --- | --- | ---: |",
     ]
-    for c in runs[0]["cases"]:
-        h = c["hlo"]
-        kinds = {}
-        for f in h["fusions"]:
-            kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
-        reads = ", ".join(r["op"] for r in h["x_reads"])
-        lines.append(f"| {c['n_x']} x {c['m']} | {c['layout']} | {h['dots']} "
-                     f"| {len(h['x_reads'])}: {reads} "
-                     f"| {', '.join(f'{k}: {v}' for k, v in kinds.items())} "
-                     f"| {h['lower_compile_s'] * 1e3:.0f} |")
-    lines += ["", f"Goal (issue 13): numba_fused >= {GOAL}x jax_xla at 4096 x 50000, both layouts, "
+    lines += table(HLO_COLUMNS, [_hlo_row(c) for c in runs[0]["cases"]], "llrllr")
+    lines += ["", f"Goal: numba_fused >= {GOAL}x jax_xla at 4096 x 50000, both layouts, "
               "equal threads:"]
     goal_rows = [(run["threads"], c) for run in runs for c in run["cases"]
                  if (c["n_x"], c["m"]) == (4096, 50000)]
@@ -291,22 +260,23 @@ def markdown(runs):
     return "\n".join(lines)
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(
+def parse_args(argv):
+    from lrperf.scripting import Parser, pause_seconds, positive_int, shape
+    parser = Parser(
+        prog="bench_jax.py",
         description="Time jax_xla, numpy and numba_fused side by side, each thread count in "
                     "its own pinned process, and summarize the HLO XLA compiled.")
-    parser.add_argument("--sizes", type=_size, nargs="+", default=None, metavar="N_XxM",
+    parser.add_argument("--sizes", type=shape, nargs="+", default=None, metavar="N_XxM",
                         help=f"sizes of X (default: {' '.join(FULL_SIZES)}); both layouts")
     parser.add_argument("--quick", action="store_true",
                         help=f"tiny sizes ({' '.join(QUICK_SIZES)}), 2 rounds: a smoke test")
-    parser.add_argument("--threads", type=_positive, nargs="+", default=None,
+    parser.add_argument("--threads", type=positive_int, nargs="+", default=None,
                         help="thread counts, one process each (default: 1 and all cores)")
-    parser.add_argument("--repeats", type=_positive, default=7,
+    parser.add_argument("--repeats", type=positive_int, default=7,
                         help="interleaved rounds (default: 7)")
-    parser.add_argument("--calls", type=_positive, default=3,
+    parser.add_argument("--calls", type=positive_int, default=3,
                         help="timed back-to-back calls per strategy and round (default: 3)")
-    parser.add_argument("--gap", type=_seconds, default=0.3,
+    parser.add_argument("--gap", type=pause_seconds, default=0.3,
                         help="pause before each strategy's turn so the other pool parks "
                              "(default: 0.3 s)")
     parser.add_argument("--compile-cache", type=Path, default=None, metavar="DIR",
@@ -315,14 +285,25 @@ def main(argv=None):
     parser.add_argument("--json", metavar="PATH", help="also save the raw figures as JSON")
     parser.add_argument("--hlo-dir", type=Path, default=None, metavar="DIR",
                         help="also save each case's optimized HLO text there")
-    parser.add_argument("--child-threads", type=_positive, help=argparse.SUPPRESS)
+    parser.add_argument("--child-threads", type=positive_int, help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.sizes is None:
-        args.sizes = [_size(s) for s in (QUICK_SIZES if args.quick else FULL_SIZES)]
+        args.sizes = [shape(s) for s in (QUICK_SIZES if args.quick else FULL_SIZES)]
     if args.quick:
         args.repeats, args.calls = min(args.repeats, 2), min(args.calls, 2)
+    return args
 
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    pin_child(argv)  # before the first lrperf import
+    from lrperf.scripting import UsageError, write_json
+    try:
+        args = parse_args(argv)
+    except UsageError as exc:
+        print(f"bench_jax.py: {exc}", file=sys.stderr)
+        return 2
     if args.child_threads is not None:
         args.threads = args.child_threads
         child(args)

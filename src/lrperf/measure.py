@@ -75,9 +75,12 @@ def median(values):
 def positive_int(text):
     """argparse type: an integer >= 1 (rounds, calls, thread counts)."""
     import argparse
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}")
     return value
 
 
