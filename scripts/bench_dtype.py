@@ -6,7 +6,7 @@ float64 X and on the same X rounded to float32 is timed with
 turn, medians; the first call, JIT compilation for the dtype included, is
 reported on its own).  Beside each time: the bytes of X, the rate they are
 read at, that rate as a share of the fastest plain read of as many bytes
-(``lrperf.machine.read_bandwidth``) and the relative error of dw against
+(``lrperf.ceiling.read_bandwidth``) and the relative error of dw against
 float64 NumPy on the same values (``lrperf.accuracy``; the 50-digit errors
 are in the asv suite, ``benchmarks/accuracy.py``).  Ends with the issue-12
 goals for numba_fused.  Prints Markdown, naming the CPU.
@@ -21,8 +21,9 @@ import numpy as np
 
 import lrperf
 from lrperf import accuracy, grid, measure
+from lrperf.ceiling import read_bandwidth
 from lrperf.datasets import synthetic
-from lrperf.machine import cpu_summary, last_level_cache_bytes, read_bandwidth
+from lrperf.machine import cpu_summary, last_level_cache_bytes
 
 # Issue 12's goals for numba_fused, checked (not asserted) at the end.
 GOAL_SPEEDUP = 1.8       # float32 over float64

@@ -13,7 +13,7 @@ import numba
 import numpy as np
 import pytest
 
-from lrperf import ceiling, grid, machine
+from lrperf import ceiling, grid
 
 REPO = Path(__file__).resolve().parents[1]
 KB, MB = 1 << 10, 1 << 20
@@ -188,7 +188,7 @@ def test_read_bandwidth_is_the_ceiling_of_the_array(monkeypatch):
 
     monkeypatch.setattr(ceiling, "probe_read", fake)
     X = np.ones((8, 8))
-    assert machine.read_bandwidth(X, repeats=4, threads=1) == 42.0
+    assert ceiling.read_bandwidth(X, repeats=4, threads=1) == 42.0
     assert seen["array"] is X and seen["threads"] == 1 and seen["rounds"] == 4
 
 

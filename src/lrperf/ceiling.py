@@ -242,3 +242,16 @@ def plateaus(points, caches=None):
     return {t: {lv: float(np.median(v)) for lv, v in sorted(d.items(), key=lambda kv:
                                                              LEVELS.index(kv[0]))}
             for t, d in sorted(out.items())}
+
+
+def read_bandwidth(array=None, *, nbytes=1 << 30, repeats=5, threads=None):
+    """The fastest plain read of ``array``'s memory (or of ``nbytes``), in GB/s.
+
+    The ceiling at that working-set size: the best of several read probes
+    (``probe_read``), each the best of ``repeats`` timed calls.  ``threads``
+    defaults to Numba's current thread count.
+    """
+    if threads is None:
+        threads = nb.get_num_threads()
+    kwargs = {"nbytes": nbytes} if array is None else {"array": array}
+    return probe_read(threads=threads, rounds=repeats, per_round=1, **kwargs)["gbs"]

@@ -1,8 +1,8 @@
 """What the machine is and what it can physically do: the study's reference line.
 
-``cpu_facts`` names the CPU and its caches; ``read_bandwidth`` is the
-fastest plain read of a working set (see ``lrperf.ceiling`` for the probes
-and the size ladder), so strategies can be reported as a share of it.
+``cpu_facts`` names the CPU and its caches; ``machine_info`` adds BLAS and
+the versions.  What the machine can read, the ceiling strategies are reported
+as a share of, is measured in ``lrperf.ceiling`` (which reads the caches here).
 """
 import functools
 import os
@@ -11,21 +11,6 @@ from pathlib import Path
 
 import numba as nb
 import numpy as np
-
-
-def read_bandwidth(array=None, *, nbytes=1 << 30, repeats=5, threads=None):
-    """The fastest plain read of ``array``'s memory (or of ``nbytes``), in GB/s.
-
-    The ceiling at that working-set size: the best of several read probes
-    (``lrperf.ceiling.probe_read``), each the best of ``repeats`` timed
-    calls.  ``threads`` defaults to Numba's current thread count.
-    """
-    from .ceiling import probe_read
-
-    if threads is None:
-        threads = nb.get_num_threads()
-    kwargs = {"nbytes": nbytes} if array is None else {"array": array}
-    return probe_read(threads=threads, rounds=repeats, per_round=1, **kwargs)["gbs"]
 
 
 SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "neon", "asimd",
