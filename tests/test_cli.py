@@ -21,6 +21,13 @@ def test_strategies_lists_the_registry():
     assert listed == list(lrperf.STRATEGIES)
 
 
+def test_strategies_says_where_each_lives():
+    out = run("strategies")
+    for line, (name, record) in zip(out.stdout.splitlines(), lrperf.STRATEGIES.items()):
+        assert line.startswith(name) and f" in {record.module}" in line, line
+    assert " in lrperf.strategies.vectorized" in out.stdout
+
+
 def test_train_builtin_data():
     out = run("train", "--iterations", "201", "--strategy", "numba")
     assert out.returncode == 0, out.stderr

@@ -101,3 +101,10 @@ def test_the_graph_sees_lazy_and_relative_imports():
 def test_no_import_cycles_among_the_modules():
     found = [sorted(c) for c in cycles(import_graph()) if c not in REMAINING]
     assert not found, f"import cycles: {found}"
+
+
+def test_the_study_imports_nothing_from_the_report():
+    graph = import_graph()
+    study = {n: sorted(d for d in deps if d.startswith("lrperf.report"))
+             for n, deps in graph.items() if n.startswith("lrperf.study")}
+    assert study and not any(study.values()), study

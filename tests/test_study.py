@@ -196,6 +196,7 @@ def test_results_name_the_python_version_not_the_path_of_the_interpreter(
     assert files == sorted(["machine.json", PORTABLE, sidecar])
     described = json.loads((run.results_dir / MACHINE / sidecar).read_text())
     assert described["cpu"] and described["caches"] and "tuning" in described
+    assert described["format"] == 1
     data = json.loads((run.results_dir / MACHINE / PORTABLE).read_text())
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert data["env_name"] == f"existing-py{version}"

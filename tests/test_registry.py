@@ -1,12 +1,11 @@
-"""The registry, the grid schema and the measurement toolkit (the project's house)."""
+"""The strategy registry: typed records, registered explicitly, their traits."""
 import dataclasses
 
-import numba
 import numpy as np
 import pytest
 
 import lrperf
-from lrperf import grid, measure, registry
+from lrperf import grid, registry
 from lrperf.registry import Strategy
 
 
@@ -82,49 +81,37 @@ def test_default_prepare_copies_only_dtypes_not_read_natively():
     assert f64_only.accumulation("float32") == "float64"
 
 
-def test_nbytes_follows_the_dtype():
-    assert grid.nbytes(12288, 209) == 12288 * 209 * 8
-    assert grid.nbytes(12288, 209, "float32") == 12288 * 209 * 4
-    assert grid.nbytes(3, 4, np.float32) == 48
+def test_traits_say_what_callers_used_to_ask_by_name():
+    records = lrperf.STRATEGIES
+    fixed = [n for n, s in records.items() if s.fixed_pool is not None]
+    per_shape = [n for n, s in records.items() if s.compiles_per_shape]
+    assert fixed == per_shape == ["jax_xla"]
+    assert records["jax_xla"].fixed_pool() >= 1
+    for name, s in records.items():
+        assert s.peer is None or s.peer in records, name
+    assert grid.REFERENCE in records and grid.REFERENCE in grid.BASELINES
 
 
-def test_grid_name_is_checked():
-    assert grid.grid_name({}) == "full"
-    assert grid.grid_name({grid.GRID_ENV: " Tiny "}) == "tiny"
-    with pytest.raises(ValueError, match="LRPERF_BENCH_GRID must be one of .* got 'huge'"):
-        grid.grid_name({grid.GRID_ENV: "huge"})
+def test_every_record_says_where_its_code_lives(scratch_registry):
+    for name, s in lrperf.STRATEGIES.items():
+        assert s.module.startswith("lrperf.strategies."), name
+    assert lrperf.STRATEGIES["numpy"].module == "lrperf.strategies.vectorized"
+    added = registry.register(Strategy(name="here", step=_noop, description="d", order=1))
+    assert added.module == __name__ and scratch_registry["here"].module == __name__
 
 
-def test_threads_sets_numba_and_blas_together_and_restores():
-    from threadpoolctl import threadpool_info
-    before = numba.get_num_threads()
-    with measure.threads(1):
-        assert numba.get_num_threads() == 1
-        blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
-        assert blas and set(blas) == {1}
-    assert numba.get_num_threads() == before
-    with pytest.raises(ValueError, match="threads must be between 1 and"):
-        with measure.threads(numba.config.NUMBA_NUM_THREADS + 1):
-            pass
-
-
-def test_interleaved_alternates_order_pauses_and_warms_up():
-    now = [0.0]
-    log = []
-
-    def clock():
-        return now[0]
-
-    def make(name, cost):
-        def fn():
-            log.append(name)
-            now[0] += cost
-        return fn
-
-    sleeps = []
-    times = measure.interleaved({"a": make("a", 1.0), "b": make("b", 2.0)}, rounds=2,
-                                per_round=2, gap=0.3, clock=clock, sleep=sleeps.append)
-    assert times == {"a": [1.0] * 4, "b": [2.0] * 4}
-    # warm-up a, b; round 0: a (wake + 2), b (wake + 2); round 1 reversed: b first.
-    assert log == ["a", "b"] + ["a"] * 3 + ["b"] * 3 + ["b"] * 3 + ["a"] * 3
-    assert sleeps == [0.3] * 4
+def test_a_fixed_pool_skips_other_thread_counts_in_the_suite(monkeypatch):
+    import sys
+    from pathlib import Path
+    repo = str(Path(__file__).resolve().parents[1])
+    sys.path.insert(0, repo)
+    try:
+        from benchmarks import common
+    finally:
+        sys.path.remove(repo)
+    record = dataclasses.replace(lrperf.STRATEGIES["numpy"], name="pooled",
+                                 fixed_pool=lambda: 99)
+    monkeypatch.setitem(lrperf.STRATEGIES, "pooled", record)
+    with pytest.raises(NotImplementedError, match="pooled's thread pool spreads over this "
+                                                  "process's 99 cores"):
+        common.Point("pooled", 8, 8, "C", "float64", 1, max_call_s=10.0)
