@@ -307,18 +307,18 @@ def test_study_ends_with_a_summary_and_writes_the_report_outside_tracked_files(
                         lambda repo, res, log=None: checkout / ".asv" / "html" / "tiny")
     assert cli.main(["study", "--grid", "tiny"]) == 0
     out = capsys.readouterr().out
-    assert (checkout / "lrperf-out" / "tiny" / "vm" / "README.md").is_file()
+    assert (checkout / "reports" / "tiny" / "vm" / "README.md").is_file()
     assert re.search(r"done in .*: suite 1 min 05 s \(12 benchmarks\), report ", out)
     assert "results: .asv/results/tiny (commit a83eb0b1, machine vm, tiny run)" in out
     assert "asv log: .asv/results/tiny/asv.log" in out
-    assert "report:  lrperf-out/tiny/README.md" in out
+    assert "report:  reports/tiny/README.md" in out
     learned = out.split("what this run found")[1].split("results:")[0]
     # The report's first screen; the fixture is an asv --quick run (one sample a point):
     # no speed-up is stated from it.
     assert "Fastest strategy per regime" in learned, learned
     assert "16 of 16 shapes unconfirmed: their times have 1 sample" in learned, learned
     assert not re.search(r"\d×", learned), learned
-    assert sorted(p.name for p in checkout.iterdir()) == [".asv", "lrperf-out"]
+    assert sorted(p.name for p in checkout.iterdir()) == [".asv", "reports"]
 
 
 def test_report_refuses_the_root_of_several_kinds(tmp_path, capsys):
@@ -332,7 +332,7 @@ def test_report_refuses_the_root_of_several_kinds(tmp_path, capsys):
 
 
 def test_gitignore_covers_generated_output():
-    for path in ("lrperf-out/full/vm/README.md", ".asv/results/full/asv.log",
+    for path in ("reports/full/vm/README.md", ".asv/results/full/asv.log",
                  "reports/.vm.tmp-1a2b", "reports/.README.md.tmp-1a2b", "x/.vm.old-1a2b"):
         out = subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO)
         assert out.returncode == 0, f"{path} is not git-ignored"

@@ -4,6 +4,9 @@ import argparse
 import os
 from pathlib import Path
 
+# Where reports go unless --out says otherwise (git-ignored but for its README.md).
+REPORTS = Path("reports")
+
 
 def non_negative_int(text):
     """argparse type: an integer >= 0 (0 iterations trains nothing and still reports)."""

@@ -1,6 +1,7 @@
 """``lrperf compare``: each step point's time ratio between two runs, with significance."""
 from pathlib import Path
 
+from .args import REPORTS
 from .report import report_warnings
 
 NAME = "compare"
@@ -18,8 +19,8 @@ def add_arguments(p):
     p.add_argument("b", metavar="B", help="the run compared (e.g. a newer commit, or a machine)")
     p.add_argument("--results", default=Path(".asv/results/full"), type=Path, metavar="DIR",
                    help="asv results folder holding both runs (default: .asv/results/full)")
-    p.add_argument("--out", default="lrperf-out/compare", metavar="DIR",
-                   help="where the figure goes (default: lrperf-out/compare)")
+    p.add_argument("--out", default=str(REPORTS / "compare"), metavar="DIR",
+                   help="where the figure goes (default: reports/compare)")
     p.add_argument("--threshold", type=float, default=1.1, metavar="RATIO",
                    help="smallest ratio counted as a change (default: 1.1, as asv compare)")
 

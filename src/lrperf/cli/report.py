@@ -4,7 +4,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .args import input_folder, one_kind, output_folder
+from .args import REPORTS, input_folder, one_kind, output_folder
 
 NAME = "report"
 HELP = "turn asv results into tables, figures and a written study"
@@ -25,7 +25,7 @@ def add_arguments(p):
                         "(default: .asv/results/full)")
     p.add_argument("--out", default=None, type=Path, metavar="DIR",
                    help="output folder, one subfolder per machine (default: "
-                        "lrperf-out/<name of the results folder>, git-ignored)")
+                        "reports/<name of the results folder>, git-ignored)")
     p.add_argument("--no-figures", action="store_true",
                    help="write README.md and results.csv only (drawing takes most of the time)")
 
@@ -57,7 +57,7 @@ def run(args):
     input_folder(args.results)
     one_kind(args.results)
     if args.out is None:
-        args.out = Path("lrperf-out") / (args.results.resolve().name or "results")
+        args.out = REPORTS / (args.results.resolve().name or "results")
     output_folder(args.out)
     with report_warnings():
         out = build_report(args.results, args.out, figures=not args.no_figures)

@@ -5,7 +5,7 @@ from pathlib import Path
 from ..grid import GRIDS
 from ..paths import shown
 from ..study.remeasure import REMEASURE_MAX
-from .args import duration, output_folder
+from .args import REPORTS, duration, output_folder
 
 NAME = "study"
 HELP = "benchmark every strategy (asv) and write the report"
@@ -32,8 +32,9 @@ def add_arguments(p):
                         "holding asv's results and asv.log, its output "
                         "(default: .asv/results in the checkout)")
     p.add_argument("--out", metavar="DIR", type=Path, default=None,
-                   help="where the report goes (default: lrperf-out/<grid>, -quick appended "
-                        "for --quick, in the checkout, git-ignored)")
+                   help="where the report goes, one folder per machine (default: "
+                        "reports/<grid>, -quick appended for --quick, in the checkout, "
+                        "git-ignored)")
     p.add_argument("--replace", action="store_true",
                    help="measure again when this commit already has results of this grid "
                         "and mode on this machine (without it the study stops; the earlier "
@@ -61,7 +62,7 @@ def run(args):
     grid = args.grid or ("quick" if args.quick else "full")
     kind = study.run_kind(grid, args.quick)
     root = args.results if args.results is not None else repo_root / ".asv" / "results"
-    out = args.out if args.out is not None else repo_root / "lrperf-out" / kind
+    out = args.out if args.out is not None else repo_root / REPORTS / kind
     # Checked before the suite's minutes, not after.
     output_folder(root, "--results")
     output_folder(out, "--out")
