@@ -1,4 +1,5 @@
-"""Numerically stable sigmoid and cross-entropy shared by every strategy.
+"""Numerically stable sigmoid and cross-entropy shared by every strategy, and the
+layout test the loops that walk X share.
 
 Each formula exists once, as a scalar function on Python floats using only
 the math module.  The pure-Python strategies call these directly, the Numba
@@ -48,3 +49,9 @@ def mean_loss(z, y):
     """Mean cross-entropy of labels y (0/1) given logits z."""
     t = (1.0 - 2.0 * y) * z
     return float(np.mean(np.maximum(t, 0.0) + np.log1p(np.exp(-np.abs(t)))))
+
+
+def columns_contiguous(X):
+    """Whether X's columns (one example's features) are its shorter stride: Fortran
+    order, or nearly; the loops that walk X pick their order by it."""
+    return abs(X.strides[0]) <= abs(X.strides[1])

@@ -44,7 +44,7 @@ import warnings
 
 import numpy as np
 
-from ..numerics import loss_scalar, sigmoid_scalar
+from ..numerics import columns_contiguous, loss_scalar, sigmoid_scalar
 
 # Threads per block of the fused kernel.
 BLOCK = 256
@@ -291,7 +291,7 @@ class OnDevice:
         self.fused, self.reduce = kernels(block)
         self.X, self.Y = X, Y
         self.shape = (n_x, m)
-        self.columns = bool(abs(X.strides[0]) <= abs(X.strides[1]))
+        self.columns = bool(columns_contiguous(X))
         self.moved = moved
         self.quiet = _ignore_fp_warnings if simulator_enabled() else contextlib.nullcontext
         self.w = cuda.device_array(n_x, dtype=np.float64)
@@ -316,7 +316,7 @@ def to_device_X(X):
     if X.dtype.name not in DTYPES:
         X = X.astype(np.float64)
     if not (X.flags.c_contiguous or X.flags.f_contiguous):
-        X = np.asarray(X, order="F" if abs(X.strides[0]) <= abs(X.strides[1]) else "C")
+        X = np.asarray(X, order="F" if columns_contiguous(X) else "C")
     return cuda.to_device(X), X.nbytes
 
 
