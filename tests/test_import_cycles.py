@@ -11,7 +11,6 @@ PACKAGE = "lrperf"
 # another branch; delete an entry once it is gone, so that it cannot come back.
 REMAINING = {
     frozenset({"lrperf.tuning", "lrperf.strategies.numba_fused"}),
-    frozenset({"lrperf.report.analysis", "lrperf.report.findings"}),
 }
 
 
