@@ -7,11 +7,8 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "lrperf"
 
-# Cycles still on main when this test was written, each being taken apart on
-# another branch; delete an entry once it is gone, so that it cannot come back.
-REMAINING = {
-    frozenset({"lrperf.tuning", "lrperf.strategies.numba_fused"}),
-}
+# Cycles allowed to remain: none.  An entry here would have to say why.
+REMAINING = set()
 
 
 def _modules():
