@@ -310,3 +310,65 @@ def test_fixture_skips_an_unavailable_strategy_with_its_reason():
     assert out.returncode == 0, out.stdout + out.stderr
     assert "SKIPPED" in out.stdout
     assert "strategy 'jax_xla' is unavailable: needs jax and jaxlib" in out.stdout
+
+
+def _offset(shape, order, offset_bytes):
+    """A float64 array ``offset_bytes`` past a 64-byte boundary (NumPy's large
+    arrays start 16 bytes into their pages)."""
+    n = int(np.prod(shape))
+    raw = np.empty(n * 8 + 128, dtype=np.uint8)
+    start = -raw.ctypes.data % 64 + offset_bytes
+    a = raw[start:start + n * 8].view(np.float64).reshape(shape, order=order)
+    a[...] = np.arange(n).reshape(shape) / n
+    return a
+
+
+@needs_jax
+@pytest.mark.parametrize("make, copies", [
+    (lambda: _offset((7, 11), "C", 0), 0), (lambda: _offset((7, 11), "F", 0), 0),
+    (lambda: _offset((7, 11), "C", 16), 1), (lambda: _offset((7, 11), "F", 16), 1),
+    (lambda: _offset((7, 22), "C", 0)[:, ::2], 1),
+    (lambda: _offset((7, 11), "C", 0).astype(np.float32), 1),
+    (lambda: _offset((7, 11), "F", 8).astype(">f8", order="F"), 1)],
+    ids=["C-aligned", "F-aligned", "C-unaligned", "F-unaligned", "strided", "float32",
+         "big-endian"])
+def test_x_reaches_xla_with_at_most_one_copy(make, copies, monkeypatch):
+    """An aligned X is aliased; any other is copied once: by XLA when it is
+    contiguous float64, else converted by NumPy into memory XLA then aliases
+    (astype and then device_put would copy twice)."""
+    import jax
+
+    X = make()
+    before = X.copy()
+    handed = []
+    real = jax.device_put
+
+    def device_put(x, *args, **kwargs):
+        handed.append(x)
+        return real(x, *args, **kwargs)
+
+    monkeypatch.setattr(jax, "device_put", device_put)
+    Xd, _ = jax_xla.prepare(X, np.zeros(X.shape[1]))
+    host = handed[0]
+    numpy_copies = 0 if np.shares_memory(host, X) else 1
+    xla_copies = 0 if Xd.data.unsafe_buffer_pointer() == host.ctypes.data else 1
+    assert numpy_copies + xla_copies == copies
+    if numpy_copies:
+        assert jax_xla.is_aliasable(host) and not xla_copies
+    got = np.asarray(Xd.data)
+    np.testing.assert_array_equal(got.T if Xd.transposed else got, before.astype(np.float64))
+    np.testing.assert_array_equal(X, before)
+
+
+@needs_jax
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_aligned_keeps_layout_and_values_and_then_aliases(order):
+    X = _offset((6, 9), order, 16)
+    A = jax_xla.aligned(X)
+    assert A is not X and A.ctypes.data % 64 == 0
+    assert A.flags.f_contiguous if order == "F" else A.flags.c_contiguous
+    np.testing.assert_array_equal(A, X)
+    assert jax_xla.aligned(A) is A
+    Xd, _ = jax_xla.prepare(A, np.zeros(9))
+    host = A.T if Xd.transposed else A
+    assert Xd.data.unsafe_buffer_pointer() == host.ctypes.data

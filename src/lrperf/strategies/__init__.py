@@ -35,7 +35,8 @@ register(Strategy(
     unavailable=jax_xla.unavailable_reason(), module=jax_xla.__name__,
     fixed_pool=jax_xla.pool_cores, compiles_per_shape=True, peer="numba_fused",
     passes=2,  # XLA's forward and backward dots (benchmarks/xla.py counts them)
-    description="the cost differentiated by jax.value_and_grad, jitted by XLA (float64)"))
+    description="the cost differentiated by jax.value_and_grad, jitted by XLA (float64); "
+                "X is aliased when 64-byte aligned (jax_xla.aligned(X) once), else copied per call"))
 register(Strategy(
     name="numba_cuda", step=gpu_numba_cuda.step, order=70, parallel=True, device="gpu",
     dtypes=gpu_numba_cuda.DTYPES, accumulates={"float64": "float64", "float32": "float64"},

@@ -12,10 +12,21 @@ need it), and float64 is switched on through JAX's x64 context around each
 trace and call: the user's own JAX code keeps its global setting.
 
 The host-to-XLA transfer of X is ``prepare``'s job, once per ``propagate`` or
-``optimize`` call.  ``jax.device_put`` aliases a C-contiguous, 64-byte
-aligned NumPy array (no copy) and copies any other; a Fortran-ordered X is
+``optimize`` call.  On the CPU, ``jax.device_put`` aliases a NumPy array that
+is float64, C-contiguous and 64-byte aligned (no copy, no time) and copies
+any other through XLA's own path, about 2 GB/s.  A Fortran-ordered X is
 handed over as X.T, a C-ordered view of the same memory, and the step
-contracts over the other axis.
+contracts over the other axis.  An X that is not contiguous native float64
+(float32, big-endian, a strided view) is converted by NumPy straight into a
+64-byte aligned buffer, which XLA then aliases: one copy, not two.  A
+contiguous float64 X at another address is left to XLA's copy (on a 2-core
+Zen 5 VM 1.2 GB/s, faster than NumPy's copy into fresh memory, 0.4 GB/s,
+whose page faults cost more there: scripts/bench_xla_transfer.py).
+
+NumPy's own large arrays start 16 bytes into their pages, so they are not
+64-byte aligned; ``np.require(X, requirements="CA")`` does not help ("A" is
+the dtype's alignment).  To pay no transfer at all, allocate X aligned once
+with ``aligned(X)`` (or ``aligned_empty``) and pass that to every call.
 
 Compilation happens on the first call for each shape and layout: ``warm_up``
 triggers it, so timings can leave it out, and ``hlo_summary`` says what XLA
@@ -92,14 +103,51 @@ def jitted():
     return jax.jit(_step, static_argnums=4)
 
 
+ALIGNMENT = 64  # bytes: what XLA's CPU client needs to alias a host buffer
+
+
+def is_aliasable(X):
+    """Whether ``jax.device_put`` can use X's memory as it is (no copy)."""
+    return (X.dtype == np.float64 and X.dtype.isnative and X.flags.c_contiguous
+            and X.ctypes.data % ALIGNMENT == 0)
+
+
+def aligned_empty(shape, order="C"):
+    """An uninitialised float64 array of ``shape`` at a 64-byte aligned address."""
+    n = int(np.prod(shape, dtype=np.int64))
+    raw = np.empty(n * 8 + ALIGNMENT, dtype=np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    flat = raw[start:start + n * 8].view(np.float64)
+    return flat.reshape(shape, order=order)
+
+
+def aligned(X):
+    """X as float64 in a 64-byte aligned buffer of X's own layout (F stays F), so
+    every later jax_xla call on it aliases X instead of copying it; X itself
+    when it already is.  Call it once, not per call."""
+    X = np.asarray(X)
+    order = "F" if X.flags.f_contiguous and not X.flags.c_contiguous else "C"
+    host = X.T if order == "F" else X
+    if is_aliasable(host):
+        return X
+    out = aligned_empty(X.shape, order)
+    np.copyto(out, X)
+    return out
+
+
 def prepare(X, Y):
     """X and Y moved to XLA's device once per api call (see the module's note)."""
     jax = _jax()
-    if X.dtype != np.float64:
-        X = X.astype(np.float64)  # one float64 copy per call, as ``to_native``
     transposed = X.flags.f_contiguous and not X.flags.c_contiguous
+    host = X.T if transposed else X  # C-ordered view of the same memory when F
+    if not (host.dtype == np.float64 and host.dtype.isnative and host.flags.c_contiguous):
+        # One conversion straight into memory XLA can alias; astype, then
+        # device_put, would copy twice.
+        copy = aligned_empty(host.shape)
+        np.copyto(copy, host)
+        host = copy
     with x64():
-        data = jax.device_put(X.T if transposed else X)
+        data = jax.device_put(host)
         Yd = jax.device_put(np.asarray(Y, dtype=np.float64))
     return OnDevice(data, transposed), Yd
 
@@ -216,6 +264,6 @@ def unavailable_reason():
     return None
 
 
-__all__ = ["prepare", "step", "warm_up", "pool_cores", "hlo_summary", "summarize_hlo", "compiled_text",
-           "total_loss", "jitted", "x64", "OnDevice", "unavailable_reason"]
+__all__ = ["prepare", "aligned", "aligned_empty", "is_aliasable", "ALIGNMENT", "step",
+           "warm_up", "pool_cores", "hlo_summary", "summarize_hlo", "compiled_text", "total_loss", "jitted", "x64", "OnDevice", "unavailable_reason"]
 
