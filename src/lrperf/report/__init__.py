@@ -9,16 +9,13 @@ only read.
 import os
 from pathlib import Path
 
+from ..escape import md, md_code
+from ..names import assign
 from .analysis import analyse
 from . import answer as first_screen
 from .load import NoResultsError, ReportWarning, load, load_results
 
 __all__ = ["build_report", "load_results", "NoResultsError", "ReportWarning"]
-
-
-def _safe_name(name):
-    keep = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name))
-    return keep.strip(".") or "machine"
 
 
 def _label(path):
@@ -63,15 +60,16 @@ def build_report(results_dir=".asv/results", out_dir="lrperf-out/report", figure
     reports = analyse(loaded)   # analyse once; the renderers below only read the facets
     out_dir.mkdir(parents=True, exist_ok=True)
     label = _label(results_dir)
-    index = ["# lrperf reports", "", f"From the asv results in `{label}`.", ""]
+    index = ["# lrperf reports", "", f"From the asv results in {md_code(label)}.", ""]
+    folders = assign(r.machine for r in reports)
     for report in reports:
-        name = _safe_name(report.machine)
+        name = folders[report.machine]
         with replacing_folder(out_dir / name) as tmp:
             made = _write_machine(report, tmp, label, figures)
         if summaries is not None:
             summaries[report.machine] = first_screen.answer(report, markdown=False)
-        index.append(f"- [{report.machine}]({name}/README.md): "
-                     f"{cpu_line(report.description, report.asv_machine)}; commit "
+        index.append(f"- [{md(report.machine)}]({name}/README.md): "
+                     f"{md(cpu_line(report.description, report.asv_machine))}; commit "
                      f"`{report.commit[:8]}`, {len(report.steps)} step points, figures: "
                      f"{', '.join(made) or 'none'}")
     write_text(out_dir / "README.md", "\n".join(index) + "\n")

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from .. import grid
+from ..names import joined_name
 from . import analysis as an
 from .load import load
 
@@ -109,7 +110,7 @@ def _plot(both, a, b, out):
     ax.legend(fontsize=8)
     figures._robust_ylim(ax, both["ratio"].tolist() + [1.0], pad=1.3)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / f"compare-{_slug(a)}-vs-{_slug(b)}.png"
+    path = out / joined_name([a, b], prefix="compare-", suffix=".png")
     import io
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
@@ -117,6 +118,3 @@ def _plot(both, a, b, out):
     write_bytes(path, buf.getvalue())
     return path
 
-
-def _slug(text):
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
