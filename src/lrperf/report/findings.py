@@ -3,6 +3,7 @@ shape, named beside it; a number from too few samples says so."""
 import math
 
 from .. import grid
+from ..escape import md
 from .facets import held
 from .units import human_bytes as hb
 from .units import human_seconds as hs
@@ -230,8 +231,9 @@ def _remeasured(done):
                 "or of an older lrperf).")
     if not isinstance(done, dict):
         return "They were measured once (asv --quick, or `lrperf study --no-remeasure`)."
-    return (f"`lrperf study` measured {done.get('points')} flagged point(s) a second time "
-            f"(at most {done.get('max')}, noisiest first) and {done.get('still_noisy')} "
+    return (f"`lrperf study` measured {md(done.get('points'))} flagged point(s) a second "
+            f"time (at most {md(done.get('max'))}, noisiest first) and "
+            f"{md(done.get('still_noisy'))} "
             "stayed noisy; those points show their second measurement.")
 
 

@@ -1,7 +1,9 @@
 """README.md of one machine's report: the machine, the findings, the table, the figures."""
 import math
+import shlex
 
 from .. import grid
+from ..escape import md, md_code, one_line
 from ..machine import cpu_name
 from .answer import answer
 from .units import duration_text, shape_text, threads_text
@@ -61,7 +63,7 @@ def machine_section(report):
               ("NumPy", d.get("numpy")), ("Numba", d.get("numba")),
               ("Python", d.get("python")), ("numba_fused tiling", _tuning(d.get("tuning")))]
     lines = ["## Machine and versions", "", "| | |", "| --- | --- |"]
-    lines += [f"| {k} | {v if v not in (None, '') else 'not recorded'} |" for k, v in fields]
+    lines += [f"| {k} | {md(v) if v not in (None, '') else 'not recorded'} |" for k, v in fields]
     if not d:
         lines += ["", "These results carry no machine description (it is written by "
                   "`lrperf study`): CPU and cores are asv's own record."]
@@ -114,15 +116,15 @@ def cost_lines(report):
 def readme(report, figures, results_label):
     n = len(report.commits)
     shown = {name for _, name in figures}
-    lines = [f"# lrperf study: machine `{report.machine}`", "",
-             f"Measured on **{cpu_line(report.description, report.asv_machine)}**.", ""]
+    lines = [f"# lrperf study: machine {md_code(report.machine)}", "",
+             f"Measured on **{md(cpu_line(report.description, report.asv_machine))}**.", ""]
     lines += answer(report) + [""]
     if "winner_map.png" in shown:
         lines += ["![Winner map: the fastest strategy at each measured shape, its speed-up "
                   f"over {report.reference}](winner_map.png)", ""]
     lines += cost_lines(report) + [""]
     lines += [f"Commit `{report.commit[:12]}` ({_date(report.date)}), "
-              f"environment `{report.environment}`; {n} commit{'' if n == 1 else 's'} "
+              f"environment {md_code(report.environment)}; {n} commit{'' if n == 1 else 's'} "
               "in the history. Every number below comes from one measured shape n_x × m of "
               "these asv results; all points are in [results.csv](results.csv).", ""]
     lines += ["## Findings", ""] + report.findings + [""]
@@ -139,7 +141,7 @@ def readme(report, figures, results_label):
     lines += machine_section(report) + [""]
     lines += ["## Reproduce", "", "```sh",
               "lrperf study            # run the suite on this checkout, then this report",
-              f"lrperf report --results {results_label}",
+              f"lrperf report --results {shlex.quote(one_line(results_label))}",
               "```", "",
               "Timings are asv medians of one call; speedups are ratios of medians measured "
               "in the same run at equal thread counts (Numba and BLAS threads set together). "
