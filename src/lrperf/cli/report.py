@@ -4,6 +4,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from ..overlap import refuse_overlap
 from .args import REPORTS, input_folder, one_kind, output_folder
 
 NAME = "report"
@@ -59,6 +60,7 @@ def run(args):
     if args.out is None:
         args.out = REPORTS / (args.results.resolve().name or "results")
     output_folder(args.out)
+    refuse_overlap(args.results, args.out)
     with report_warnings():
         out = build_report(args.results, args.out, figures=not args.no_figures)
     for folder in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):

@@ -3,6 +3,7 @@ import time
 from pathlib import Path
 
 from ..grid import GRIDS
+from ..overlap import refuse_overlap
 from ..paths import shown
 from ..study.remeasure import REMEASURE_MAX
 from .args import REPORTS, duration, output_folder
@@ -66,6 +67,7 @@ def run(args):
     # Checked before the suite's minutes, not after.
     output_folder(root, "--results")
     output_folder(out, "--out")
+    refuse_overlap(root, out)
     args.interrupt_note = f"; earlier results in {shown(root / kind)} are unchanged"
     suite = study.run_suite(repo_root, root, quick=args.quick, grid=grid, bench=args.bench,
                             show_stderr=args.verbose, replace=args.replace,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..escape import md, md_code
 from ..names import assign
+from ..overlap import refuse_overlap
 from .analysis import analyse
 from . import answer as first_screen
 from .load import NoResultsError, ReportWarning, load, load_results
@@ -56,6 +57,7 @@ def build_report(results_dir=".asv/results", out_dir="lrperf-out/report", figure
     from ..atomic import replacing_folder, write_text
     from .writeup import cpu_line
     results_dir, out_dir = Path(results_dir), Path(out_dir)
+    refuse_overlap(results_dir, out_dir, "results_dir", "out_dir")
     loaded = load(results_dir)
     reports = analyse(loaded)   # analyse once; the renderers below only read the facets
     out_dir.mkdir(parents=True, exist_ok=True)
