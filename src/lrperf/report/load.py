@@ -31,6 +31,12 @@ INT_AXES = ("n_x", "m", "threads", "nbytes")
 COLUMNS = ["machine", "commit", "date", "environment", "benchmark", "type", *GRID_PARAMS,
            "nbytes", "params", "value", "unit", "ci_low", "ci_high", "q_25", "q_75", "repeat",
            "status", "renamed_from", "file"]
+# A full study's result file is a few MB; anything far beyond is not one, and
+# is not read whole.
+MAX_FILE_BYTES = 64 << 20
+# Integer axes (sizes, threads, bytes) are counts: at least 1, and exact in the
+# float64 that tables and figures use.
+INT_RANGE = (1, 2 ** 53)
 # A strategy name as the registry allows it; anything else in a result file is damage.
 _STRATEGY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _DAMAGE = (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError,
@@ -49,13 +55,25 @@ def _warn(message):
     warnings.warn(message, ReportWarning, stacklevel=3)
 
 
+def _check_file(path):
+    """A regular file of at most MAX_FILE_BYTES, or ValueError saying why not."""
+    info = Path(path).stat()
+    # A FIFO or device named *.json would block the read forever.
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("not a regular file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise ValueError(f"{info.st_size} bytes, larger than the {MAX_FILE_BYTES >> 20} MiB "
+                         "a result file can be: not read")
+
+
 def _read_json(path):
     path = Path(path)
-    # A FIFO or device named *.json would block the read forever.
-    if not stat.S_ISREG(path.stat().st_mode):
-        raise ValueError("not a regular file")
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    _check_file(path)
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)  # bounded even if it grew since the check
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"larger than the {MAX_FILE_BYTES >> 20} MiB a result file can be")
+    return json.loads(data.decode("utf-8"))
 
 
 def _param_value(text):
@@ -162,6 +180,9 @@ def _grid_values(named, path, name):
         if value is not None and axis in INT_AXES and (
                 isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError(f"{name}: parameter {axis}={value!r} is not an integer")
+        if value is not None and axis in INT_AXES and not INT_RANGE[0] <= value <= INT_RANGE[1]:
+            raise ValueError(f"{name}: parameter {axis}={value} is outside "
+                             f"{INT_RANGE[0]}..2**53, not a size or count")
         if axis == "strategy" and value is not None and not (
                 isinstance(value, str) and _STRATEGY_NAME.match(value)):
             raise ValueError(f"{name}: strategy {value!r} is not a strategy name")
@@ -172,8 +193,7 @@ def _grid_values(named, path, name):
 def _rows_of_file(path, machine_name, benchmarks, renames, durations=None):
     from asv.results import Results
     from asv.util import UserError
-    if not stat.S_ISREG(Path(path).stat().st_mode):  # a FIFO would block the read forever
-        raise ValueError("not a regular file")
+    _check_file(path)
     try:
         res = Results.load(str(path))
     except UserError as exc:  # asv's own refusal: wrong format version, missing keys
@@ -214,6 +234,10 @@ def _rows_of_file(path, machine_name, benchmarks, renames, durations=None):
                 status = "skipped"
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 status = "ok"
+                impossible = _impossible(value, kind)
+                if impossible:
+                    _warn(f"{path}: {name} {named}: {impossible}: point skipped")
+                    continue
             else:
                 _warn(f"{path}: {name} has a non-numeric value {value!r}: point skipped")
                 continue
@@ -228,6 +252,15 @@ def _rows_of_file(path, machine_name, benchmarks, renames, durations=None):
                 "renamed_from": name if renamed else None,
             })
     return rows
+
+
+def _impossible(value, kind):
+    """Why a measured value cannot be a measurement, or None."""
+    if not math.isfinite(value):
+        return f"value {value!r} is not finite"
+    if kind == "time" and value <= 0:
+        return f"time {value!r} s is not positive"
+    return None
 
 
 def _product(params):
@@ -254,7 +287,8 @@ def _machine_folders(results_dir):
         except FileNotFoundError:
             pass
         except _DAMAGE as exc:
-            _warn(f"{folder / 'machine.json'} is damaged ({type(exc).__name__}): the folder "
+            _warn(f"{folder / 'machine.json'} is damaged ({type(exc).__name__}: "
+                  f"{str(exc)[:200]}): the folder "
                   f"name {folder.name!r} is used")
         data = {k: v for k, v in data.items() if isinstance(v, (str, int, float))} \
             if isinstance(data, dict) else {}
@@ -353,7 +387,8 @@ def machine_descriptions(frame):
         except FileNotFoundError:
             continue
         except _DAMAGE as exc:
-            _warn(f"skipping {path}: not a readable machine description ({type(exc).__name__})")
+            _warn(f"skipping {path}: not a readable machine description "
+                  f"({type(exc).__name__}: {str(exc)[:200]})")
             continue
         if isinstance(info, dict):
             found[(machine, commit, env)] = info
