@@ -1,8 +1,9 @@
 """``lrperf report``: load (asv's API) -> analyse once -> render -> write.
 
 ``build_report(results_dir, out_dir)`` writes ``out_dir/<machine>/`` with
-``results.csv``, the PNG figures and ``README.md``, plus an index
-``out_dir/README.md``.  Each machine's folder is built beside the target and
+``results.csv``, the PNG figures, ``README.md`` and ``index.html`` (the same
+text as one self-contained page, figures embedded: ``lrperf.htmlpage``), plus
+an index ``out_dir/README.md`` and ``out_dir/index.html``.  Each machine's folder is built beside the target and
 swapped in, so a crash leaves the previous report intact; asv's results are
 only read.
 """
@@ -10,11 +11,15 @@ import os
 from pathlib import Path
 
 from ..escape import md, md_code
+from ..htmlpage import page
 from ..names import assign
 from ..overlap import refuse_overlap
 from .analysis import analyse
 from . import answer as first_screen
 from .load import NoResultsError, ReportWarning, load, load_results
+
+# The HTML pages link each other where the Markdown links README.md.
+PAGE_LINKS = {"README.md": "index.html"}
 
 __all__ = ["build_report", "load_results", "NoResultsError", "ReportWarning"]
 
@@ -37,8 +42,11 @@ def _write_machine(report, folder, results_label, draw):
     if draw:
         from . import figures  # matplotlib only when figures are drawn
         made = figures.render(report, folder)
-    (folder / "README.md").write_text(writeup.readme(report, made, results_label),
-                                      encoding="utf-8")
+    text = writeup.readme(report, made, results_label)
+    (folder / "README.md").write_text(text, encoding="utf-8")
+    (folder / "index.html").write_text(
+        page(text, folder, f"lrperf study: {report.machine}", links=PAGE_LINKS),
+        encoding="utf-8")
     return [name for _, name in made]
 
 
@@ -74,5 +82,8 @@ def build_report(results_dir=".asv/results", out_dir="lrperf-out/report", figure
                      f"{md(cpu_line(report.description, report.asv_machine))}; commit "
                      f"`{report.commit[:8]}`, {len(report.steps)} step points, figures: "
                      f"{', '.join(made) or 'none'}")
-    write_text(out_dir / "README.md", "\n".join(index) + "\n")
+    index_text = "\n".join(index) + "\n"
+    write_text(out_dir / "README.md", index_text)
+    write_text(out_dir / "index.html", page(index_text, out_dir, "lrperf reports",
+                                            links=PAGE_LINKS))
     return out_dir
