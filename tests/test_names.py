@@ -101,3 +101,17 @@ def test_a_code_span_holds_any_value_whole(attack):
 def test_html_text_escapes_markup():
     assert escape.html_text('<a href="x">&</a>') == "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;"
     assert escape.html_text("a\nb") == "a b"
+
+
+@pytest.mark.parametrize("machine", ["a*", "[ab]", "?"])
+def test_the_study_finds_earlier_results_of_its_own_machine_only(tmp_path, machine):
+    """A machine name is matched literally, never as a pattern over other machines."""
+    from lrperf.study import store
+    other = tmp_path / "ab" / "abcdef12-existing-py3.11.json"
+    other.parent.mkdir()
+    other.write_text("{}")
+    assert store.existing_results(tmp_path, "abcdef12" * 5, machine) == []
+    own = tmp_path / machine / "abcdef12-existing-py3.11.json"
+    own.parent.mkdir()
+    own.write_text("{}")
+    assert store.existing_results(tmp_path, "abcdef12" * 5, machine) == [own]

@@ -69,3 +69,4 @@ def test_study_refuses_it_before_the_suite(tmp_path, checkout, monkeypatch, caps
 def test_folders_side_by_side_do_not_overlap(tmp_path):
     assert not overlaps(tmp_path / "results", tmp_path / "results-report")
     assert not overlaps(tmp_path / "a" / "results", tmp_path / "b")
+

@@ -7,6 +7,7 @@ environment is named by the Python version (``existing-py3.11``), not by the
 interpreter's path as asv names it, so no result, report or file name
 carries a path of the machine that ran it.
 """
+import glob
 import json
 import os
 import shutil
@@ -26,7 +27,9 @@ class ResultsExist(ValueError):
 
 def existing_results(kind_dir, commit, machine=None):
     """Result files of ``commit`` in ``kind_dir`` (of ``machine``, or of any machine)."""
-    pattern = f"{machine if machine else '*'}/{commit[:8]}-*.json"
+    # asv names the folder after the machine as it is; a name is matched literally
+    # (``a*`` or ``[ab]`` must not find another machine's results).
+    pattern = f"{glob.escape(machine) if machine else '*'}/{commit[:8]}-*.json"
     return sorted(p for p in Path(kind_dir).glob(pattern) if p.name != "machine.json")
 
 
