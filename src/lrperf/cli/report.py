@@ -64,7 +64,7 @@ def run(args):
     with report_warnings():
         out = build_report(args.results, args.out, figures=not args.no_figures)
     for folder in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        print(f"{folder}/: README.md, results.csv, "
+        print(f"{folder}/: README.md, index.html, results.csv, "
               + ", ".join(sorted(p.name for p in folder.glob("*.png"))))
     print(f"report written: {out / 'README.md'}")
     return 0
