@@ -285,3 +285,54 @@ def test_overflow_names_the_product(strategy, what, w, X, Y, pattern):
 def test_overflow_in_predict_names_z():
     with pytest.raises(FloatingPointError, match=r"^w\^T X \+ b overflowed at example 1"):
         lrperf.predict(np.array([1e10]), 0.0, np.array([[1.0, 1e300]]))
+
+
+def _unaligned(A):
+    """A copy of A whose data starts one byte past an aligned address."""
+    buf = np.zeros(A.nbytes + 1, dtype=np.uint8)
+    order = "F" if A.flags.f_contiguous and not A.flags.c_contiguous else "C"
+    U = np.frombuffer(buf[1:].data, dtype=A.dtype, count=A.size).reshape(A.shape, order=order)
+    U[...] = A
+    assert not U.flags.aligned
+    return U
+
+
+# X in the other byte order or unaligned: python_loops' memoryview refused it
+# (NotImplementedError) and Numba raised a TypingError, where numpy read it right.
+FOREIGN = {
+    "big-endian": lambda A: A.astype(A.dtype.newbyteorder(">" if np.little_endian else "<")),
+    "unaligned": _unaligned,
+}
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("kind", list(FOREIGN))
+def test_foreign_byte_order_and_unaligned_X_are_read_by_every_strategy(strategy, kind, dtype, order):
+    from reference import reference_step
+
+    rng = np.random.default_rng(3)
+    native = np.asarray(rng.normal(size=(5, 9)), dtype=dtype, order=order)
+    w, b, Y = rng.normal(size=(5, 1)), 0.25, (np.arange(9) % 2).astype(float)
+    X = FOREIGN[kind](native)
+    assert X.dtype.isnative != (kind == "big-endian") and np.array_equal(X, native)
+    X.flags.writeable = False
+    ref_dw, ref_db, ref_cost = reference_step(w.ravel().tolist(), b, native.astype(np.float64).tolist(),
+                                              Y.tolist())
+    rtol = 1e-9 if dtype == np.float64 else 1e-5  # float32 sums (numpy) carry float32 rounding
+    grads, cost = lrperf.propagate(w, b, X, Y, strategy=strategy)
+    np.testing.assert_allclose(grads["dw"].ravel(), ref_dw, rtol=rtol, atol=rtol)
+    assert grads["db"] == pytest.approx(ref_db, rel=rtol, abs=rtol)
+    assert cost == pytest.approx(ref_cost, rel=rtol, abs=rtol)
+    _, _, costs = lrperf.optimize(w, b, X, Y, num_iterations=2, strategy=strategy)
+    assert costs[0] == pytest.approx(ref_cost, rel=rtol, abs=rtol)
+    np.testing.assert_array_equal(X, native)  # read, never converted in place
+
+
+def test_foreign_X_is_converted_once_per_call_before_the_step(strategy):
+    # One native, aligned copy made by prepare: the step (run many times by
+    # optimize) always gets that same array, whatever strategy.
+    X = np.ones((3, 4), dtype=">f8" if np.little_endian else "<f8")
+    _, _, _, Xp, _ = api._validated(np.ones(3), 0.0, X, np.ones(4), strategy)
+    if isinstance(Xp, np.ndarray):  # jax_xla and the GPU strategies hold X on their device
+        assert Xp.dtype.isnative and Xp.flags.aligned and Xp is not X

@@ -11,7 +11,9 @@ declares the dtypes it reads natively (``Strategy.dtypes``, listed by
 X's dtype, else one float64 copy of X per ``propagate``/``optimize``/``model``
 call (never per step).  Widening is exact, so such a strategy computes on the
 same values as the caller's X; only its memory (one more X, twice as wide) and
-its speed differ.  What a native float32 strategy accumulates in is
+its speed differ.  X in the other byte order, or not aligned to its item size
+(a view into a byte buffer), is likewise copied once per call into native
+order (``registry.native_layout``), so every strategy reads it alike.  What a native float32 strategy accumulates in is
 ``Strategy.accumulation(dtype)``: ``numpy`` uses float32 arithmetic on float32
 X (as NumPy itself does), ``numba_fused`` reads float32 and sums in float64.
 ``lrperf.accuracy`` measures the errors this gives.  The caller's X is never

@@ -20,6 +20,18 @@ Prepare = Callable[..., tuple]       # prepare(X, Y) -> (X', Y') in the step's f
 Descend = Callable[..., tuple]
 
 
+def native_layout(X, dtypes):
+    """X as it is if it is in the machine's byte order and aligned, else one copy
+    that is (in ``dtypes`` if X's dtype is there, else float64, keeping X's
+    memory order).  Compiled and memoryview readers (Numba, python_loops) take
+    only native aligned data; converting here, once per call, gives every
+    strategy the same values, and a native aligned X is never copied."""
+    if not isinstance(X, np.ndarray) or (X.dtype.isnative and X.flags.aligned):
+        return X
+    target = X.dtype.name if X.dtype.name in dtypes else "float64"
+    return X.astype(np.dtype(target), order="K")
+
+
 def to_native(X, Y, dtypes):
     """The default ``prepare``: X as it is if its dtype is read natively, else one
     float64 copy per call; Y as a float64 vector (m values: never the cost)."""
@@ -44,6 +56,7 @@ class Strategy:
     device:      "cpu" or "gpu": where the step runs and where X must live.
     prepare:     (X, Y) -> (X', Y'), once per ``propagate``/``optimize`` call:
                  the dtype conversion today, a device transfer for a GPU.
+                 ``prepared`` gives it X in native byte order and aligned.
     passes:      times one step reads X from memory (numpy: ``w @ X`` then
                  ``X @ dZ``, 2): the bytes a bandwidth or a share counts.
     unavailable: why it cannot run here (a missing library), or None.
@@ -97,6 +110,7 @@ class Strategy:
         return self.accumulates.get(native, "float64")
 
     def prepared(self, X, Y):
+        X = native_layout(X, self.dtypes)
         if self.prepare is not None:
             return self.prepare(X, Y)
         return to_native(X, Y, self.dtypes)
