@@ -43,6 +43,9 @@ Contracts that readers of the results (``lrperf.report``) rely on
   against the 50-digit step, params ``grid.ACCURACY_PARAMS``).
 * Skipped points (estimated call time over a bound, see ``common.MAX_CALL_S``
   and ``MAX_OPTIMIZE_CALL_S``) are NaN in the results; failures are null.
+  Which points the bound skips depends on the machine and its load;
+  ``LRPERF_BENCH_TIME_BOUND=off`` (unset or "on": the bound) measures every
+  point, as the tests that check which points were measured do.
 * ``LRPERF_BENCH_GRID`` selects the grid: unset or "full" (n_x 12..12288,
   m 13..3344, the cat data's 12288 x 209 included), "quick" (n_x 12, 12288 x
   m 13, 209: what ``lrperf study --quick`` runs) or "tiny" (2 x 2 small

@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 import lrperf
-from lrperf import grid, measure, results_format
+from lrperf import environment, grid, measure, results_format
 from lrperf.datasets import synthetic
 
 GRID = grid.GRIDS[grid.grid_name()]
@@ -21,9 +21,10 @@ THREADS = grid.thread_counts()
 
 # Bounds on the estimated time of one propagate call; points above are
 # skipped (NotImplementedError in setup), which keeps the full suite within
-# about 15 minutes on a 2-core machine.
-MAX_CALL_S = 1.0        # time_propagate, peakmem_propagate, track_bandwidth
-MAX_OPTIMIZE_CALL_S = 0.05  # time_optimize: 100 calls a sample
+# about 15 minutes on a 2-core machine.  Which points they skip depends on the
+# machine and its load: LRPERF_BENCH_TIME_BOUND=off measures every point
+# (lrperf.environment.time_bounds).
+MAX_CALL_S, MAX_OPTIMIZE_CALL_S = environment.time_bounds()
 
 
 def _load_serial_numba():
@@ -117,7 +118,7 @@ class Point:
     """One grid point, set up once per process: data, warm-up, measured call time.
 
     Skips (NotImplementedError) when one call would take longer than
-    ``max_call_s``, checked three times, each dearer and more accurate:
+    ``max_call_s`` (None: never), checked three times, each dearer and more accurate:
     small calls extrapolated by size (noisy on a busy machine: only 10x the
     bound skips), the first m/8 columns of X (1.5x), then the whole of X,
     which also faults X's pages in.  Small calls miss cache misses, strides
@@ -145,14 +146,15 @@ class Point:
                 f"{threads}-thread points run in a pinned process in scripts/bench_jax.py")
         set_threads(threads)
         bound = max_call_s
-        _check(strategy, n_x, m, "extrapolated from 128 x 128",
-               estimated_call(strategy, layout, dtype, n_x, m), 10 * bound, bound)
+        if bound is not None:
+            _check(strategy, n_x, m, "extrapolated from 128 x 128",
+                   estimated_call(strategy, layout, dtype, n_x, m), 10 * bound, bound)
         self.X, Y = synthetic(n_x, m, order=layout, dtype=dtype, seed=0)
         self.Y = Y.reshape(m)
         self.w = np.zeros(n_x)
         self.strategy = strategy
         k = max(32, m // 8)
-        if k < m:
+        if bound is not None and k < m:
             # A copy in X's layout: a strided view has another Numba type
             # and would time a compilation.
             head = np.array(self.X[:, :k], order=layout)
@@ -161,7 +163,8 @@ class Point:
             _check(strategy, n_x, m, f"measured on {k} columns", probe * m / k,
                    1.5 * bound, bound)
         self.call_s = self._measure(self.X, self.Y, 1.0, bound)
-        _check(strategy, n_x, m, "measured", self.call_s, bound, bound)
+        if bound is not None:
+            _check(strategy, n_x, m, "measured", self.call_s, bound, bound)
         self._check_equal_to_numpy()
         if threads > 1 and strategy != grid.REFERENCE:
             # The check ran the reference (numpy), whose BLAS threads now spin for a while; on 2
@@ -202,7 +205,7 @@ class Point:
             # shape is compilation, not the step.
             self.propagate(self.w, 0.0, X, Y)
         t = _timed_call(self.propagate, self.w, X, Y)
-        if t * scale > limit and t < 0.1:
+        if limit is not None and t * scale > limit and t < 0.1:
             t = min(t, _timed_call(self.propagate, self.w, X, Y),
                     _timed_call(self.propagate, self.w, X, Y))
         return t

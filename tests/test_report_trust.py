@@ -10,7 +10,6 @@ import re
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -134,26 +133,38 @@ def test_a_damaged_field_skips_its_file_or_point_with_a_warning_naming_it(
 def test_a_fifo_named_like_a_result_file_is_skipped_not_waited_on(results, tmp_path):
     fifo = results / "vm" / "zzzzzzzz-fifo.json"
     os.mkfifo(fifo)
-    # Should the report open the FIFO, it would wait for a writer forever: a
-    # writer that turns up after 30 s ends that wait, and the test fails
-    # instead of hanging CI.
+    # Should the report open the FIFO, it would wait for a writer forever: this
+    # writer looks for a waiting reader (a non-blocking open for writing
+    # succeeds only then), ends its wait and records it, however long the
+    # report takes on a busy machine; no clock involved.
+    import errno
     import threading
 
-    def late_writer():
-        if not done.wait(30):
-            with open(fifo, "w") as f:
-                f.write("{}")
+    def watcher():
+        while not done.is_set():
+            try:
+                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:  # ENXIO: no reader has it open
+                    raise
+                done.wait(0.01)
+                continue
+            opened.append(True)
+            os.write(fd, b"{}")
+            os.close(fd)
+            return
 
     done = threading.Event()
-    writer = threading.Thread(target=late_writer, daemon=True)
+    opened = []
+    writer = threading.Thread(target=watcher, daemon=True)
     writer.start()
-    t0 = time.monotonic()
     try:
         with pytest.warns(ReportWarning, match="zzzzzzzz-fifo.json"):
             build_report(results, tmp_path / "out", figures=False)
     finally:
         done.set()
-    assert time.monotonic() - t0 < 30, "the report waited on the FIFO"
+        writer.join()
+    assert not opened, "the report opened the FIFO and waited on it"
 
 
 def test_an_unreadable_machine_folder_is_named(results, tmp_path, monkeypatch):
