@@ -25,6 +25,7 @@ import numbers
 
 import numpy as np
 
+from . import strategies as _strategies  # noqa: F401  (fills the registry)
 from .numerics import mean_loss, sigmoid
 from .registry import get_strategy
 

@@ -103,7 +103,7 @@ def shape_table(rows, **axes):
 
 def strategy_order(names):
     """Strategies in registry order (slowest first) where known, then the rest."""
-    from ..registry import STRATEGIES
+    from .. import STRATEGIES  # fills the registry on first use
     known = [s for s in STRATEGIES if s in names]
     return known + sorted(set(names) - set(known))
 
@@ -175,7 +175,7 @@ def ceiling_at(ceiling, size, threads):
 
 
 def _record(strategy):
-    from ..registry import STRATEGIES
+    from .. import STRATEGIES  # fills the registry on first use
     return STRATEGIES.get(strategy)
 
 
