@@ -120,10 +120,16 @@ def test_unknown_strategy_lists_valid_names(name, exc, pattern):
     ("learning_rate", "fast", TypeError, r"learning_rate must be a real number, got str"),
     ("learning_rate", float("nan"), ValueError, r"learning_rate must be finite and >= 0, got nan"),
     ("learning_rate", -0.1, ValueError, r"learning_rate must be finite and >= 0, got -0.1"),
+    # Once failed at the first iteration as "'int' object is not callable".
+    ("callback", 5, TypeError, r"callback must be callable as callback\(i, cost\) or None, got int 5"),
 ])
 def test_bad_optimize_arguments(kw, value, exc, pattern):
     with pytest.raises(exc, match=pattern):
         lrperf.optimize(**good(), **{kw: value})
+    if kw == "callback":
+        g = good()
+        with pytest.raises(exc, match=pattern):
+            lrperf.model(g["X"], g["Y"], g["X"], g["Y"], num_iterations=2, callback=value)
 
 
 def test_model_checks_both_sets():

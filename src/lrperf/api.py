@@ -362,6 +362,9 @@ def optimize(w, b, X, Y, num_iterations=100, learning_rate=0.009, print_cost=Fal
     lr = float(learning_rate)
     if not (math.isfinite(lr) and lr >= 0.0):
         raise ValueError(f"learning_rate must be finite and >= 0, got {learning_rate!r}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable as callback(i, cost) or None, "
+                        f"got {_describe(callback)}")
 
     with np.errstate(all="ignore"):
         if descend is not None:

@@ -10,6 +10,8 @@ import contextlib
 import statistics
 import time
 
+from .argtypes import pause_seconds, positive_int  # noqa: F401  (argparse types, shared)
+
 DEFAULT_GAP_S = 0.3  # OpenBLAS spins about 0.1 s after a call; Numba's pool briefly
 
 
@@ -72,22 +74,5 @@ def median(values):
     return statistics.median(values)
 
 
-def positive_int(text):
-    """argparse type: an integer >= 1 (rounds, calls, thread counts)."""
-    import argparse
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an int >= 1, got {text!r}")
-    return value
-
-
-def pause_seconds(text):
-    """argparse type: the pause before a timed turn, 0 to 60 seconds."""
-    import argparse
-    value = float(text)
-    if not 0.0 <= value <= 60.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 60 seconds, got {text}")
-    return value
+# argparse types, kept here for the scripts that import them from measure
+from .argtypes import pause_seconds, positive_int  # noqa: E402,F401

@@ -6,7 +6,7 @@ import json
 import sys
 
 from . import atomic
-from .measure import pause_seconds, positive_int  # noqa: F401  (argument types)
+from .argtypes import pause_seconds, positive_int, shape  # noqa: F401  (argument types)
 
 
 # -- argument types -------------------------------------------------------------------------
@@ -14,17 +14,6 @@ from .measure import pause_seconds, positive_int  # noqa: F401  (argument types)
 def dims(text):
     """'4096x50000' -> (4096, 50000); ValueError unless two integers joined by x."""
     n_x, m = (int(part) for part in text.strip().lower().split("x"))
-    return n_x, m
-
-
-def shape(text):
-    """argparse type: the shape of X, N_XxM, both >= 1."""
-    try:
-        n_x, m = dims(text)
-    except ValueError:
-        n_x = m = 0
-    if n_x < 1 or m < 1:
-        raise argparse.ArgumentTypeError(f"a shape is N_XxM with both >= 1, got {text!r}")
     return n_x, m
 
 

@@ -1,0 +1,76 @@
+"""One shared set of argument types (lrperf.argtypes): every bad value is refused
+naming the argument, what it expects and what was given, in the lrperf command
+and in the scripts alike."""
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lrperf import argtypes
+
+REPO = Path(__file__).resolve().parents[1]
+
+BAD = [
+    (argtypes.positive_int, "0", "an integer >= 1"),
+    (argtypes.positive_int, "-3", "an integer >= 1"),
+    (argtypes.positive_int, "2.5", "an integer >= 1"),
+    (argtypes.positive_int, "many", "an integer >= 1"),
+    (argtypes.non_negative_int, "-1", "an integer >= 0"),
+    (argtypes.non_negative_float, "nan", "a finite number >= 0"),
+    (argtypes.non_negative_float, "inf", "a finite number >= 0"),
+    (argtypes.non_negative_float, "-0.1", "a finite number >= 0"),
+    (argtypes.ratio, "0.5", "a finite ratio >= 1"),
+    (argtypes.ratio, "inf", "a finite ratio >= 1"),
+    (argtypes.pause_seconds, "61", "a number of seconds from 0 to 60"),
+    (argtypes.pause_seconds, "-1", "a number of seconds from 0 to 60"),
+    (argtypes.shape, "4096", "a shape N_XxM with both >= 1"),
+    (argtypes.shape, "0x5", "a shape N_XxM with both >= 1"),
+    (argtypes.shape, "3x4x5", "a shape N_XxM with both >= 1"),
+    (argtypes.shape, "axb", "a shape N_XxM with both >= 1"),
+    (argtypes.regex, "(", "a regular expression"),
+]
+
+
+@pytest.mark.parametrize("kind, text, expected", BAD, ids=[f"{k.__name__}-{t}" for k, t, _ in BAD])
+def test_each_type_names_what_it_expects_and_what_it_got(kind, text, expected):
+    with pytest.raises(argparse.ArgumentTypeError, match="^expected " + expected) as err:
+        kind(text)
+    assert f"got {text!r}" in str(err.value)
+
+
+def test_good_values_pass():
+    assert argtypes.positive_int("3") == 3 and argtypes.non_negative_int("0") == 0
+    assert argtypes.shape(" 12288X209 ") == (12288, 209)
+    assert argtypes.ratio("1") == 1.0 and argtypes.pause_seconds("0.3") == 0.3
+    assert argtypes.non_negative_float("0") == 0.0 and argtypes.regex("step\\.") == "step\\."
+
+
+def test_argparse_puts_the_option_name_in_front(capsys):
+    parser = argparse.ArgumentParser(prog="x")
+    parser.add_argument("--rounds", type=argtypes.positive_int)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--rounds", "0"])
+    assert "argument --rounds: expected an integer >= 1, got '0'" in capsys.readouterr().err
+
+
+def test_parse_names_a_value_read_elsewhere():
+    with pytest.raises(ValueError, match=r"^--sizes item: expected a shape N_XxM.*got '7'"):
+        argtypes.parse(argtypes.shape, "--sizes item", "7")
+
+
+# The three scripts' N_XxM options once parsed shapes three ways, and one
+# accepted "3x4x5" or said only "invalid _size value".
+SCRIPTS = [("bench_jax.py", "--sizes", "3x4x5"), ("bench_columns.py", "--shapes", "0x7"),
+           ("bench_gpu.py", "--sizes", "12x")]
+
+
+@pytest.mark.parametrize("script, option, value", SCRIPTS, ids=[s for s, _, _ in SCRIPTS])
+def test_the_scripts_shapes_name_the_option(script, option, value):
+    out = subprocess.run([sys.executable, str(REPO / "scripts" / script), option, value],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr, out.stderr
+    assert f"expected a shape N_XxM with both >= 1, e.g. 4096x50000, got {value!r}" in out.stderr
+    assert option in out.stderr
