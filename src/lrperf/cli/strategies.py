@@ -1,5 +1,5 @@
 """``lrperf strategies``: the registry, as a listing."""
-from ..registry import STRATEGIES
+from .. import STRATEGIES  # fills the registry
 
 NAME = "strategies"
 HELP = "list the registered strategies"

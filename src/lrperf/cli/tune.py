@@ -3,8 +3,9 @@ layouts, step and descent); save the fastest as wisdom."""
 import argparse
 import sys
 
+from .. import signals
 from ..grid import DTYPES, GRIDS
-from .status import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+from .status import EXIT_BAD_INPUT
 
 NAME = "tune"
 HELP = "plan numba_fused on this machine: time its loops, keep the fastest"
@@ -111,10 +112,10 @@ def run(args):
         console.print(f"  {k}: {numba_fused.describe(entry)} ({entry['plan_s']:.2f} s)")
     try:
         result = numba_fused.plan_points(points, progress=show, replan=True)
-    except KeyboardInterrupt:
-        print(f"lrperf tune: interrupted; nothing of this run was saved to {path}",
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: lrperf.signals tells which
+        print(f"lrperf tune: {signals.said(exc)}; nothing of this run was saved to {path}",
               file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return signals.exit_status(exc)
     except OSError as exc:
         print(f"lrperf tune: error: cannot write the wisdom file {path}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
