@@ -74,3 +74,31 @@ def test_the_scripts_shapes_name_the_option(script, option, value):
     assert "Traceback" not in out.stderr, out.stderr
     assert f"expected a shape N_XxM with both >= 1, e.g. 4096x50000, got {value!r}" in out.stderr
     assert option in out.stderr
+
+
+# Every option of the lrperf command that takes a number or a pattern: each once
+# took a bare int/float (nan, -1 and 0.5 passed, or failed later without the
+# option's name) or a regular expression asv failed on minutes later.
+CLI_BAD = [
+    (["train", "--iterations", "-1"], "--iterations", "an integer >= 0", "-1"),
+    (["train", "--iterations", "ten"], "--iterations", "an integer >= 0", "ten"),
+    (["train", "--learning-rate", "nan"], "--learning-rate", "a finite number >= 0", "nan"),
+    (["train", "--learning-rate", "-0.5"], "--learning-rate", "a finite number >= 0", "-0.5"),
+    (["train", "--seed", "-1"], "--seed", "an integer >= 0", "-1"),
+    (["tune", "--shapes", "64"], "--shapes", "a shape N_XxM with both >= 1, e.g. 4096x50000", "64"),
+    (["tune", "--threads", "1", "0"], "--threads", "an integer >= 1", "0"),
+    (["compare", "a", "b", "--threshold", "0.5"], "--threshold", "a finite ratio >= 1", "0.5"),
+    (["compare", "a", "b", "--threshold", "inf"], "--threshold", "a finite ratio >= 1", "inf"),
+    (["study", "--bench", "step.("], "--bench", "a regular expression", "step.("),
+]
+
+
+@pytest.mark.parametrize("argv, option, what, given", CLI_BAD, ids=[" ".join(a) for a, *_ in CLI_BAD])
+def test_every_command_option_names_itself_its_expectation_and_the_value(capsys, argv, option,
+                                                                         what, given):
+    from lrperf import cli
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: expected {what}, got {given!r}" in err, err

@@ -1,19 +1,15 @@
 """Argument types and folder checks the subcommands share: bad input is refused
 before any work starts, naming the option, what it expects and what it got."""
-import argparse
 import os
 from pathlib import Path
 
 # Where reports go unless --out says otherwise (git-ignored but for its README.md).
 REPORTS = Path("reports")
 
-
-def non_negative_int(text):
-    """argparse type: an integer >= 0 (0 iterations trains nothing and still reports)."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+# The argument types every subcommand and script shares (0 iterations trains
+# nothing and still reports: --iterations is non_negative_int).
+from ..argtypes import (non_negative_float, non_negative_int, pause_seconds,  # noqa: F401
+                        positive_int, ratio, regex, shape)
 
 
 def _nearest_existing(path):

@@ -1,7 +1,7 @@
 """``lrperf compare``: each step point's time ratio between two runs, with significance."""
 from pathlib import Path
 
-from .args import REPORTS
+from .args import REPORTS, ratio
 from .report import report_warnings
 
 NAME = "compare"
@@ -21,7 +21,7 @@ def add_arguments(p):
                    help="asv results folder holding both runs (default: .asv/results/full)")
     p.add_argument("--out", default=str(REPORTS / "compare"), metavar="DIR",
                    help="where the figure goes (default: reports/compare)")
-    p.add_argument("--threshold", type=float, default=1.1, metavar="RATIO",
+    p.add_argument("--threshold", type=ratio, default=1.1, metavar="RATIO",
                    help="smallest ratio counted as a change (default: 1.1, as asv compare)")
 
 

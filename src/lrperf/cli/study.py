@@ -6,7 +6,7 @@ from ..grid import GRIDS
 from ..overlap import refuse_overlap
 from ..paths import shown
 from ..study.remeasure import REMEASURE_MAX
-from .args import REPORTS, duration, output_folder
+from .args import REPORTS, duration, output_folder, regex
 
 NAME = "study"
 HELP = "benchmark every strategy (asv) and write the report"
@@ -49,7 +49,7 @@ def add_arguments(p):
                    help="size grid: " + "; ".join(f"{k}: {g.description}"
                                                   for k, g in GRIDS.items())
                         + " (default: full, or quick with --quick)")
-    p.add_argument("--bench", metavar="REGEX", default=None,
+    p.add_argument("--bench", metavar="REGEX", type=regex, default=None,
                    help="only benchmarks matching this regular expression (asv -b)")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="keep the benchmarks' own output (e.g. why a point was skipped) in "

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import api, datasets
 from ..registry import available
-from .args import non_negative_int
+from .args import non_negative_float, non_negative_int
 
 NAME = "train"
 HELP = "train the model with one strategy and report accuracy"
@@ -23,9 +23,9 @@ def add_arguments(p):
                    help="strategy for the gradient step (default: numpy)")
     p.add_argument("--iterations", type=non_negative_int, default=2000,
                    help="gradient-descent iterations (default: 2000)")
-    p.add_argument("--learning-rate", type=float, default=0.005,
+    p.add_argument("--learning-rate", type=non_negative_float, default=0.005,
                    help="learning rate (default: 0.005)")
-    p.add_argument("--seed", type=int, default=0,
+    p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seed of the synthetic data (default: 0)")
 
 

@@ -1,10 +1,10 @@
 """``lrperf tune``: plan numba_fused on this machine (every shape of a grid, both
 layouts, step and descent); save the fastest as wisdom."""
-import argparse
 import sys
 
 from .. import signals
 from ..grid import DTYPES, GRIDS
+from .args import positive_int, shape
 from .status import EXIT_BAD_INPUT
 
 NAME = "tune"
@@ -22,23 +22,12 @@ DESCRIPTION = (
     "LRPERF_TUNING=auto plans a propagate too.")
 
 
-def _shape(text):
-    try:
-        n_x, m = (int(v) for v in text.lower().split("x"))
-        if n_x < 1 or m < 1:
-            raise ValueError
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a shape is N_XxM with both >= 1, got {text!r}") \
-            from None
-    return n_x, m
-
-
 def add_arguments(p):
-    p.add_argument("--threads", type=int, nargs="+", metavar="N", default=None,
+    p.add_argument("--threads", type=positive_int, nargs="+", metavar="N", default=None,
                    help="thread counts to plan (default: 1 and all cores Numba may use)")
     p.add_argument("--grid", choices=sorted(GRIDS), default="quick",
                    help="the grid whose shapes are planned (default: quick)")
-    p.add_argument("--shapes", nargs="+", type=_shape, default=None, metavar="N_XxM",
+    p.add_argument("--shapes", nargs="+", type=shape, default=None, metavar="N_XxM",
                    help="shapes to plan instead of the grid's")
     p.add_argument("--dtype", choices=list(DTYPES), default="float64",
                    help="dtype of X (default: float64)")
