@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from lrperf.scripting import (Parser, UsageError, cpu_line, dims, log, positive_int, table,
+from lrperf.scripting import (Parser, UsageError, cpu_line, dims, log, positive_int, shape, table,
                               write_json)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,21 +35,8 @@ SWEEP_BLOCKS_PER_SM = (1, 2, 4, 8, 16)
 
 def parse_sizes(text):
     """'4096x50000,quarter' -> [(4096, 50000), 'quarter']."""
-    sizes = []
-    for item in text.split(","):
-        item = item.strip().lower()
-        if item == "quarter":
-            sizes.append(item)
-            continue
-        try:
-            n_x, m = dims(item)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"sizes must be NXxM or 'quarter', comma-separated, got {item!r}") from None
-        if n_x < 1 or m < 1:
-            raise argparse.ArgumentTypeError(f"sizes must be at least 1x1, got {item!r}")
-        sizes.append((n_x, m))
-    return sizes
+    return [item.strip().lower() if item.strip().lower() == "quarter" else shape(item)
+            for item in text.split(",")]
 
 
 def parse_layouts(text):

@@ -73,6 +73,3 @@ def interleaved(calls, *, rounds=7, per_round=3, gap=DEFAULT_GAP_S, warmup=True,
 def median(values):
     return statistics.median(values)
 
-
-# argparse types, kept here for the scripts that import them from measure
-from .argtypes import pause_seconds, positive_int  # noqa: E402,F401
