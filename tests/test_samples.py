@@ -1,0 +1,140 @@
+"""The sample rule and the compare test, on synthetic samples with known answers."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from lrperf import samples as sm
+
+PER = sm.SAMPLES_PER_PROCESS
+
+
+def run(rng, true, processes=sm.PROCESSES, process_sd=0.08, sample_sd=0.02, per=PER):
+    """Samples of one run: each process has its own offset (log-normal, sd
+    ``process_sd``), each sample its own jitter: the between-process noise a
+    compare must see."""
+    out = []
+    for _ in range(processes):
+        offset = true * math.exp(rng.normal(0, process_sd))
+        out += list(offset * np.exp(rng.normal(0, sample_sd, per)))
+    return out
+
+
+def test_per_process_splits_whole_processes_only():
+    samples = [1.0] * PER + [2.0] * PER + [3.0] * PER
+    assert sm.per_process(samples) == [1.0, 2.0, 3.0]
+    assert sm.per_process(samples[:-1]) == []       # a partial process: not split
+    assert sm.per_process([]) == []
+    assert sm.per_process(None) == []
+    assert sm.per_process([1.0, math.nan] * PER) == []
+
+
+def test_enough_needs_the_processes_a_rank_test_can_use():
+    assert not sm.enough([5e-3])                     # asv --quick: one sample
+    assert not sm.enough([1e-3] * (PER * 3))         # 3 processes: p >= 0.1 always
+    assert sm.enough([1e-3] * (PER * 4))
+    assert sm.enough([1e-3] * (PER * sm.PROCESSES))
+
+
+def test_interval_is_the_range_of_process_medians():
+    samples = sum(([float(v)] * PER for v in (3, 1, 5, 2, 4)), [])
+    med, lo, hi, conf = sm.interval(samples)
+    assert (med, lo, hi) == (3.0, 1.0, 5.0)
+    assert conf == pytest.approx(1 - 2 / 32)
+    assert sm.interval([1.0] * PER) is None
+
+
+def test_null_distribution_counts_every_ordering():
+    for n, m in [(1, 1), (2, 3), (4, 4), (5, 5), (3, 6)]:
+        counts = sm._u_counts(n, m)
+        assert sum(counts) == math.comb(n + m, n)
+        # brute force: every way of choosing which ranks belong to the first group
+        brute = [0] * (n * m + 1)
+        for ranks in itertools.combinations(range(n + m), n):
+            u = sum(r - i for i, r in enumerate(ranks))   # values of b below each a
+            brute[u] += 1
+        assert list(counts) == brute
+
+
+def test_rank_test_known_p_values():
+    # complete separation, 5 against 5: 2 orderings of 252
+    assert sm.rank_test([1, 2, 3, 4, 5], [6, 7, 8, 9, 10]) == pytest.approx(2 / 252)
+    assert sm.rank_test([6, 7, 8, 9, 10], [1, 2, 3, 4, 5]) == pytest.approx(2 / 252)
+    # 3 against 3 can never reach 5%
+    assert sm.rank_test([1, 2, 3], [4, 5, 6]) == pytest.approx(0.1)
+    # one pair out of order, 5 against 5: P(U <= 1) = 2/252, two-sided 4/252
+    assert sm.rank_test([1, 2, 3, 4, 6], [5, 7, 8, 9, 10]) == pytest.approx(4 / 252)
+    assert sm.rank_test([1, 2, 3, 4, 7], [5, 6, 8, 9, 10]) == pytest.approx(8 / 252)  # U = 2
+    assert sm.rank_test([1, 3, 5, 7, 9], [2, 4, 6, 8, 10]) > 0.5
+
+
+def test_rank_test_matches_scipy():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        a, b = rng.normal(0, 1, 5), rng.normal(0.7, 1, 5)
+        want = scipy_stats.mannwhitneyu(a, b, alternative="two-sided", method="exact").pvalue
+        assert sm.rank_test(a, b) == pytest.approx(want)
+
+
+def test_rank_test_refuses_empty_sides():
+    with pytest.raises(ValueError, match="both sides"):
+        sm.rank_test([], [1.0])
+
+
+def test_a_a_false_alarms_stay_under_alpha_with_between_process_noise():
+    """Two runs of one true time: processes differ by 8%, samples by 2%.  The
+    within-process interval would call many of these different; the
+    per-process test marks at most ALPHA of them."""
+    rng = np.random.default_rng(7)
+    trials = 2000
+    marked = sum(sm.verdict(run(rng, 1e-3), run(rng, 1e-3), threshold=1.0)[0] != "same"
+                 for _ in range(trials))
+    # exact under exchangeable processes: P(p < 0.05) = 8/252 = 3.2% (U <= 2)
+    assert marked / trials <= sm.ALPHA
+    assert marked > 0          # the test is not blind: its level is used
+
+
+def test_within_process_intervals_would_cry_wolf_on_the_same_runs():
+    """The failure the method fixes: quartile intervals of pooled samples of one
+    process each overlap rarely under the same noise."""
+    rng = np.random.default_rng(7)
+    disjoint = 0
+    for _ in range(500):
+        a = run(rng, 1e-3, processes=1, per=20)
+        b = run(rng, 1e-3, processes=1, per=20)
+        qa, qb = np.percentile(a, [1, 99]), np.percentile(b, [1, 99])
+        disjoint += qa[1] < qb[0] or qb[1] < qa[0]
+    assert disjoint / 500 > 0.2
+
+
+def test_planted_slowdown_of_1_3_is_found():
+    rng = np.random.default_rng(11)
+    trials = 500
+    found = [sm.verdict(run(rng, 2e-3), run(rng, 2.6e-3)) for _ in range(trials)]
+    assert sum(v == "slower" for v, _, _ in found) / trials >= 0.95
+    assert all(r > 1 for _, r, _ in found)
+    faster = [sm.verdict(run(rng, 2.6e-3), run(rng, 2e-3))[0] for _ in range(100)]
+    assert faster.count("faster") >= 95
+
+
+def test_threshold_keeps_small_true_changes_unmarked():
+    rng = np.random.default_rng(5)
+    v = [sm.verdict(run(rng, 1e-3, process_sd=0.001), run(rng, 1.05e-3, process_sd=0.001))
+         for _ in range(50)]
+    assert all(p < sm.ALPHA for _, _, p in v)       # real, and seen ...
+    assert all(x == "same" for x, _, _ in v)        # ... but under the 1.1 threshold
+
+
+def test_too_few_samples_is_unconfirmed_not_a_finding():
+    v, ratio, p = sm.verdict([1e-3], [5e-3])        # asv --quick: one sample a side
+    assert (v, p) == ("unconfirmed", None)
+    assert ratio == pytest.approx(5.0)
+    v, _, _ = sm.verdict([1e-3] * PER * 3, [5e-3] * PER * 3)
+    assert v == "unconfirmed"
+
+
+def test_verdict_checks_the_threshold():
+    with pytest.raises(ValueError, match="threshold"):
+        sm.verdict([1.0], [1.0], threshold=0.5)
