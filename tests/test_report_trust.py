@@ -267,20 +267,62 @@ def test_history_needs_two_commits_and_is_drawn_at_the_cat_size_or_nearest(resul
     assert (out / "history.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def _record_samples(path, seed):
+    """Give the step points of one result file recorded samples as the suite takes
+    them: PROCESSES processes of SAMPLES_PER_PROCESS samples around the point's
+    value, each process offset by up to 1%."""
+    import numpy as np
+
+    from lrperf import samples as sm
+    rng = np.random.default_rng(seed)
+    data = json.loads(path.read_text())
+    cols = data["result_columns"]
+    row = dict(zip(cols, data["results"][STEP]))
+    recorded = []
+    for i, value in enumerate(row["result"]):
+        if value is None or value != value:
+            recorded.append(None)
+            continue
+        recorded.append([value * (1 + rng.uniform(-0.01, 0.01)) * (1 + rng.uniform(-1e-3, 1e-3))
+                         for _ in range(sm.PROCESSES) for _ in range(sm.SAMPLES_PER_PROCESS)])
+    row["samples"] = recorded
+    data["results"][STEP] = [row.get(c) for c in cols]
+    path.write_text(json.dumps(data))
+
+
+def _compare_rows(text):
+    return [x.split() for x in text.splitlines()
+            if re.match(r"^(same|faster|slower|unconfirmed) ", x)]
+
+
 def test_compare_marks_a_doubled_strategy_slower_and_nothing_else(results, tmp_path, capsys):
+    second = _second_commit(results, factor=2.0, strategy="numba_fused")
+    _record_samples(_result_file(results), seed=1)
+    _record_samples(second, seed=2)
+    assert cli.main(["compare", "a83eb0b1", "bbbbbbbb", "--results", str(results),
+                     "--out", str(tmp_path / "cmp")]) == 0
+    rows = _compare_rows(capsys.readouterr().out)
+    assert rows
+    for verdict, ratio, p, *rest in rows:
+        if "numba_fused" in rest:
+            assert float(ratio) == pytest.approx(2.0, rel=0.03)
+            assert verdict == "slower" and float(p) < 0.05
+        else:
+            assert float(ratio) == pytest.approx(1.0, abs=0.03) and verdict == "same"
+    assert list((tmp_path / "cmp").glob("compare-*.png"))
+
+
+def test_compare_without_recorded_samples_claims_no_change(results, tmp_path, capsys):
+    """One process, no samples (asv run without --record-samples, older results):
+    a doubled time is shown, but unconfirmed, never counted as a change."""
     _second_commit(results, factor=2.0, strategy="numba_fused")
     assert cli.main(["compare", "a83eb0b1", "bbbbbbbb", "--results", str(results),
                      "--out", str(tmp_path / "cmp")]) == 0
     text = capsys.readouterr().out
-    rows = [x.split() for x in text.splitlines() if re.match(r"^(same|faster|slower)", x)]
-    assert rows
-    for verdict, ratio, *rest in rows:
-        if "numba_fused" in rest:
-            assert float(ratio) == pytest.approx(2.0, rel=1e-3)
-            assert verdict.startswith("slower")
-        else:
-            assert float(ratio) == pytest.approx(1.0) and verdict == "same"
-    assert list((tmp_path / "cmp").glob("compare-*.png"))
+    rows = _compare_rows(text)
+    assert rows and all(r[0] == "unconfirmed" for r in rows)
+    assert any("numba_fused" in r and float(r[1]) == pytest.approx(2.0, rel=1e-3) for r in rows)
+    assert "0 faster, 0 slower" in text and "--record-samples" in text
 
 
 def test_compare_with_an_unknown_run_is_one_line(results, capsys):

@@ -1,13 +1,17 @@
 """``lrperf compare A B``: each step point's time ratio between two runs, with significance.
 
 A and B name a run: a machine (its newest commit), a commit hash prefix, or
-``machine:commit``.  The verdict follows ``asv compare``: a change counts
-when the two 99% intervals do not overlap and the ratio passes the threshold.
+``machine:commit``.  The verdict is ``lrperf.samples.verdict``: the process is
+the unit (each point timed in several processes, samples recorded), an exact
+rank test across the per-process medians at 5%, and a change beyond the
+threshold (1.1, as asv compare's).  A point whose runs lack the processes
+(results recorded without samples, one process per point) is "unconfirmed",
+never a change.
 """
 import math
 from pathlib import Path
 
-from .. import grid
+from .. import grid, samples as sm
 from ..names import joined_name
 from . import analysis as an
 from .load import load
@@ -40,23 +44,59 @@ def _select(frame, spec):
     return an.latest(steps)
 
 
+def _step_samples(path):
+    """{point key: recorded samples} of one asv result file's step benchmark."""
+    import ast
+    import itertools
+
+    from asv.results import Results
+    try:
+        res = Results.load(str(path))
+        params = res.get_result_params(grid.BENCH_STEP)
+        found = res.get_result_samples(grid.BENCH_STEP, params)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+    names = list(grid.AXES) if len(params) == len(grid.AXES) else [
+        a for a in grid.AXES if a != "dtype"]
+    out = {}
+    for point, got in zip(itertools.product(*params), found or []):
+        named = {"dtype": "float64", **dict(zip(names, map(ast.literal_eval, point)))}
+        out[tuple(named[k] for k in KEYS)] = got
+    return out
+
+
+def _samples_of(run):
+    cache = {}
+    got = []
+    for r in run.itertuples():
+        if r.file not in cache:
+            cache[r.file] = _step_samples(r.file)
+        key = (r.strategy, int(r.n_x), int(r.m), r.layout, r.dtype, int(r.threads))
+        got.append(cache[r.file].get(key))
+    return got
+
+
 def _table(loaded, a, b, threshold):
     ra, rb = _select(loaded.frame, a), _select(loaded.frame, b)
-    cols = KEYS + ["value", "ci_low", "ci_high"]
+    ra, rb = ra.assign(samples=_samples_of(ra)), rb.assign(samples=_samples_of(rb))
+    cols = KEYS + ["value", "samples"]
     both = ra[cols].merge(rb[cols], on=KEYS, suffixes=("_a", "_b"))
     if both.empty:
         raise ValueError(f"runs {a!r} and {b!r} have no step point in common")
-    both["ratio"] = both["value_b"] / both["value_a"]
-    verdicts = []
+    verdicts, ratios, ps, shown_a, shown_b = [], [], [], [], []
     for r in both.itertuples():
-        diff = an.is_different({"ci_low": r.ci_low_a, "ci_high": r.ci_high_a},
-                               {"ci_low": r.ci_low_b, "ci_high": r.ci_high_b})
-        big = r.ratio > threshold or r.ratio < 1 / threshold
-        verdicts.append("slower" if big and diff is not False and r.ratio > 1 else
-                        "faster" if big and diff is not False else "same")
-        if diff is None and big:
-            verdicts[-1] += "?"   # no interval: asv would decide on the ratio alone
-    both["verdict"] = verdicts
+        sa = r.samples_a if r.samples_a is not None else [r.value_a]
+        sb = r.samples_b if r.samples_b is not None else [r.value_b]
+        verdict, ratio, p = sm.verdict(sa, sb, threshold)
+        ia, ib = sm.interval(sa), sm.interval(sb)
+        shown_a.append(ia[0] if ia else r.value_a)
+        shown_b.append(ib[0] if ib else r.value_b)
+        if verdict == "unconfirmed":
+            ratio = r.value_b / r.value_a
+        verdicts.append(verdict)
+        ratios.append(ratio)
+        ps.append(p)
+    both = both.assign(verdict=verdicts, ratio=ratios, p=ps, shown_a=shown_a, shown_b=shown_b)
     return ra, rb, both.sort_values(KEYS)
 
 
@@ -68,17 +108,25 @@ def compare(results_dir, a, b, out=None, threshold=1.1):
     ra, rb, both = _table(loaded, a, b, threshold)
     name = lambda r: f"{r['machine'].iloc[0]}:{r['commit'].iloc[0][:8]}"  # noqa: E731
     lines = [f"B = {name(rb)} over A = {name(ra)}: time ratio per step point "
-             f"(> 1: B slower; changes beyond {threshold:g}× whose 99% intervals do not "
-             "overlap are marked, as asv compare does; '?' = no interval recorded)", "",
-             f"{'verdict':8} {'ratio':>8} {'A':>10} {'B':>10}  point"]
+             f"(> 1: B slower). A change: beyond {threshold:g}x, and an exact rank test "
+             f"across the per-process medians at p < {sm.ALPHA:g} "
+             f"({sm.PROCESSES} processes of {sm.SAMPLES_PER_PROCESS} samples a point); "
+             f"'unconfirmed': a run has fewer than {sm.MIN_PROCESSES} processes of samples "
+             "recorded, so no change can be claimed", "",
+             f"{'verdict':11} {'ratio':>8} {'p':>6} {'A':>10} {'B':>10}  point"]
     for r in both.itertuples():
-        lines.append(f"{r.verdict:8} {r.ratio:8.3f} {an.human_seconds(r.value_a):>10} "
-                     f"{an.human_seconds(r.value_b):>10}  {r.strategy} "
+        p = "-" if r.p is None or r.p != r.p else f"{r.p:.3f}"
+        lines.append(f"{r.verdict:11} {r.ratio:8.3f} {p:>6} {an.human_seconds(r.shown_a):>10} "
+                     f"{an.human_seconds(r.shown_b):>10}  {r.strategy} "
                      f"{an.shape_text(r.n_x, r.m)} {r.layout} {r.dtype} "
                      f"{an.threads_text(int(r.threads))}")
-    counts = both["verdict"].str.rstrip("?").value_counts()
+    counts = both["verdict"].value_counts()
     lines += ["", f"{len(both)} points: {counts.get('faster', 0)} faster, "
-              f"{counts.get('slower', 0)} slower, {counts.get('same', 0)} unchanged"]
+              f"{counts.get('slower', 0)} slower, {counts.get('same', 0)} unchanged, "
+              f"{counts.get('unconfirmed', 0)} unconfirmed"]
+    if counts.get("unconfirmed", 0):
+        lines.append("unconfirmed points need both runs timed in processes with samples "
+                     "recorded: `lrperf study`, or `asv run --record-samples`")
     figure = None
     if out is not None:
         figure = _plot(both, name(ra), name(rb), Path(out))
@@ -106,7 +154,7 @@ def _plot(both, a, b, out):
     ax.set_yscale("log")
     ax.set_xlabel("size of X (bytes); every layout, dtype and thread count")
     ax.set_ylabel(f"time ratio {b} / {a} (above 1: B slower)")
-    ax.set_title(f"{b} against {a} (filled: significant change; hollow: not)")
+    ax.set_title(f"{b} against {a} (filled: significant change; hollow: not, or unconfirmed)")
     ax.legend(fontsize=8)
     figures._robust_ylim(ax, both["ratio"].tolist() + [1.0], pad=1.3)
     out.mkdir(parents=True, exist_ok=True)
