@@ -78,6 +78,40 @@ def _timed_call(step, w, X, Y):
 
 
 _cost_model = {}
+# Set by `lrperf study`: a file the run's point processes share the cost model
+# through, so each (strategy, layout, dtype) is probed once per run instead of
+# once per process (a numba_fused probe loads two more compiled variants, a
+# jax_xla probe compiles two more shapes: seconds a process).
+COST_MODEL_ENV = "LRPERF_COST_MODEL_FILE"
+# A point of at most this many elements is measured directly: probing at
+# 128 x 128 would cost about as much as the point itself.
+DIRECT_ELEMENTS = 4 * 128 * 128
+
+
+def _shared_cost_model():
+    import json
+    path = os.environ.get(COST_MODEL_ENV)
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            return {tuple(k.split("|")): tuple(v) for k, v in json.load(f).items()}
+    except (OSError, ValueError, AttributeError, TypeError):
+        return {}
+
+
+def _share_cost_model():
+    import json
+    path = os.environ.get(COST_MODEL_ENV)
+    if not path:
+        return
+    try:
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump({"|".join(k): list(v) for k, v in _cost_model.items()}, f)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a courtesy: the next process probes again
 
 
 def _fastest_call(strategy, n_x, m, layout, dtype):
@@ -99,10 +133,13 @@ def estimated_call(strategy, layout, dtype, n_x, m):
     """
     key = (strategy, layout, dtype)
     if key not in _cost_model:
+        _cost_model.update(_shared_cost_model())
+    if key not in _cost_model:
         t_small = _fastest_call(strategy, 8, 8, layout, dtype)
         t_big = _fastest_call(strategy, 128, 128, layout, dtype)
         per_element = max(t_big - t_small, 0.0) / (128 * 128 - 8 * 8)
         _cost_model[key] = (t_small, per_element)
+        _share_cost_model()
     fixed, per_element = _cost_model[key]
     return fixed + per_element * n_x * m
 
@@ -122,7 +159,8 @@ class Point:
     small calls extrapolated by size (noisy on a busy machine: only 10x the
     bound skips), the first m/8 columns of X (1.5x), then the whole of X,
     which also faults X's pages in.  Small calls miss cache misses, strides
-    and BLAS thread wake-ups.
+    and BLAS thread wake-ups.  A point of at most ``DIRECT_ELEMENTS`` is
+    measured directly, without the first.
     """
 
     def __init__(self, strategy, n_x, m, layout, dtype, threads, max_call_s):
@@ -146,13 +184,17 @@ class Point:
                 f"{threads}-thread points run in a pinned process in scripts/bench_jax.py")
         set_threads(threads)
         bound = max_call_s
-        if bound is not None:
+        direct = n_x * m <= DIRECT_ELEMENTS
+        if bound is not None and not direct:
             _check(strategy, n_x, m, "extrapolated from 128 x 128",
                    estimated_call(strategy, layout, dtype, n_x, m), 10 * bound, bound)
         self.X, Y = synthetic(n_x, m, order=layout, dtype=dtype, seed=0)
         self.Y = Y.reshape(m)
         self.w = np.zeros(n_x)
         self.strategy = strategy
+        if direct:
+            # What the probe did otherwise: compile or load the cache, untimed.
+            self.propagate(self.w, 0.0, self.X, self.Y)
         k = max(32, m // 8)
         if bound is not None and k < m:
             # A copy in X's layout: a strided view has another Numba type

@@ -7,6 +7,11 @@ from lrperf import grid, measure
 from .common import (DTYPES, GRID, LAYOUTS, MAX_CALL_S, MAX_OPTIMIZE_CALL_S, STRATEGY_NAMES,
                      THREADS, announce, point)
 
+try:
+    from lrperf.samples import PROCESSES, SAMPLES_PER_PROCESS
+except ImportError:  # a commit from before lrperf.samples: the same counts
+    PROCESSES, SAMPLES_PER_PROCESS = 5, 10
+
 
 class _Grid:
     params = [STRATEGY_NAMES, list(GRID.n_x), list(GRID.m), LAYOUTS, DTYPES, THREADS]
@@ -28,6 +33,12 @@ class Step(_Grid):
     def time_propagate(self, strategy, n_x, m, layout, dtype, threads):
         p = self.p
         p.propagate(p.w, 0.0, p.X, p.Y)
+
+    # The process is the unit of evidence (lrperf.samples): PROCESSES processes
+    # a point, interleaved by asv over the run, a fixed number of samples each,
+    # so the recorded samples (--record-samples) split back into processes.
+    time_propagate.rounds = PROCESSES
+    time_propagate.repeat = SAMPLES_PER_PROCESS
 
     def peakmem_propagate(self, strategy, n_x, m, layout, dtype, threads):
         p = self.p

@@ -2,6 +2,7 @@
 these tests check what the study does around asv, in seconds)."""
 import itertools
 import json
+import math
 import os
 import re
 import shutil
@@ -346,7 +347,19 @@ def test_study_interrupted_says_the_earlier_results_are_unchanged(checkout, monk
     assert cli.main(["study", "--grid", "tiny", "--quick"]) == 130
     err = capsys.readouterr().err
     assert err == ("lrperf study: interrupted (Ctrl-C); earlier results in "
-                   ".asv/results/tiny-quick are unchanged\n")
+                   ".asv/results/tiny are unchanged\n")
+
+
+def test_study_quick_is_the_quick_grid_with_every_sample(checkout, monkeypatch):
+    """--quick takes fewer points, never asv's --quick (one sample a point)."""
+    seen = {}
+
+    def fake(*args, **kwargs):
+        seen.update(kwargs)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(study, "run_suite", fake)
+    assert cli.main(["study", "--quick"]) == 130
+    assert seen["grid"] == "quick" and seen["quick"] is False
 
 
 def test_a_second_study_on_the_same_results_is_refused(tmp_path, home, fake_asv):
@@ -393,7 +406,7 @@ class NoisyAsv:
         (folder / "machine.json").write_text(json.dumps({"machine": MACHINE}))
         path = folder / study.asv_result_name(MACHINE, HEAD)
         points = [_name(p) for p in itertools.product(*STEP_PARAMS)]
-        if regexes:
+        if regexes and path.is_file():  # the second pass (the first selects the grid's benchmarks)
             row = json.loads(path.read_text())["results"][STEP]
             for i, name in enumerate(points):
                 if any(re.search(r, name) for r in regexes):
@@ -443,6 +456,9 @@ def test_noisy_points_are_measured_once_more_and_only_they(tmp_path, home, monke
                                               "max": study.remeasure.REMEASURE_MAX}
     # what planning numba_fused cost before the suite (the tests plan nothing)
     assert sidecar["study"]["numba_fused_plan"]["mode"] == "off"
+    assert sidecar["study"]["format"] == study.accounting.RUN_INFO_FORMAT
+    assert set(sidecar["study"]["seconds"]) == {"suite", "remeasure", "plan"}
+    assert all(v >= 0 for v in sidecar["study"]["seconds"].values())
     shown = (tmp_path / "out.txt").read_text()
     assert "re-measuring 1 noisy point(s) once" in shown
     assert "re-measured 1 point(s): 1 now calm, 0 still noisy" in shown
@@ -542,3 +558,38 @@ def test_benchmarks_announce_each_point_once_in_the_file_the_study_names(tmp_pat
     common.announce()
     common.announce()  # asv may call setup again in the same point process
     assert (tmp_path / "points").read_bytes() == b"point\n"
+
+
+def test_skipped_points_are_counted_by_reason(tmp_path):
+    """The sidecar says why points are missing: each NaN point of a result file by
+    the suite's own rules (registry traits), failures (null) are not skips."""
+    import lrperf
+    from lrperf.registry import STRATEGIES
+    f64_only = next(n for n, r in STRATEGIES.items() if r.available and "float32" not in r.dtypes)
+    both = next(n for n, r in STRATEGIES.items() if r.available and "float32" in r.dtypes)
+    gpu = next((n for n, r in STRATEGIES.items() if r.device == "gpu" and not r.available),
+               None)
+    strategies = [f64_only, both] + ([gpu] if gpu else [])
+    params = [[repr(s) for s in strategies], ["12"], ["13"], ["'F'"], ["'float64'", "'float32'"],
+              ["1"]]
+    values = {(f64_only, "float64"): 1e-3, (f64_only, "float32"): math.nan,
+              (both, "float64"): math.nan, (both, "float32"): None,
+              (gpu, "float64"): math.nan, (gpu, "float32"): math.nan}
+    row = [[values[(s, d)] for s in strategies for d in ("float64", "float32")], params,
+           None, None, 12.5]
+    stage = tmp_path / "stage"
+    (stage / MACHINE).mkdir(parents=True)
+    (stage / "benchmarks.json").write_text(json.dumps(
+        {STEP: {"param_names": list(lrperf.grid.AXES)}, "version": 2}))
+    (stage / MACHINE / study.asv_result_name(MACHINE, HEAD)).write_text(json.dumps({
+        "commit_hash": HEAD, "env_name": "existing-py", "python": "3.11",
+        "params": {"machine": MACHINE}, "requirements": {}, "date": 1, "env_vars": {},
+        "durations": {}, "result_columns": ["result", "params", "version", "started_at",
+                                            "duration"],
+        "results": {STEP: row}, "version": 2}))
+    got = study.accounting.run_accounting(stage, HEAD)
+    want = {"read through a float64 copy": 1, "estimated too slow": 1}
+    if gpu:
+        want["no GPU"] = 2
+    assert got["skipped"] == want
+    assert got["families"] == {STEP: 12.5}

@@ -7,7 +7,7 @@ what to do with it.
 """
 import os
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -42,25 +42,46 @@ class Grid:
     n_x: Tuple[int, ...]
     m: Tuple[int, ...]
     description: str
+    # The accuracy benchmarks' sizes (n_x values, m values); None: the grid's,
+    # with m up to the cat set's.
+    accuracy: Optional[Tuple[Tuple[int, ...], Tuple[int, ...]]] = None
+    # The benchmarks `lrperf study` runs on this grid (exact names); None: all.
+    benchmarks: Optional[Tuple[str, ...]] = None
 
+
+# What a first look needs: the step's time (the answer), the resident step
+# (optimize), the errors, the read ceiling (shares) and what XLA compiled.
+# Peak memory, the bandwidth track and the first call (a fresh interpreter per
+# sample) are left to the full grid.
+FIRST_LOOK = (BENCH_STEP, BENCH_OPTIMIZE, BENCH_ERROR_DW, BENCH_ERROR_COST,
+              BENCH_READ_BANDWIDTH, BENCH_XLA_DOTS, BENCH_XLA_X_READS, BENCH_XLA_DOT_FUSIONS,
+              BENCH_GPU_STEP, BENCH_DEVICE_READ, BENCH_H2D)
 
 GRIDS = {
     # 1.2 KB (in L1) to 329 MB of float64 X (out of any cache); 12288 x 209
     # is the cat training set.
     "full": Grid((12, 192, 3072, 12288), (13, 209, 836, 3344),
                  "n_x 12..12288 x m 13..3344 (1.2 KB to 329 MB of float64 X)"),
-    # A couple of minutes: tiny up to the cat data's size.
-    "quick": Grid((12, 12288), (13, 209), "n_x 12, 12288 x m 13, 209 (up to the cat size)"),
-    # Seconds: CI and the report's fixture.
-    "tiny": Grid((16, 128), (13, 209), "n_x 16, 128 x m 13, 209 (seconds)"),
+    # A first look: tiny up to the cat data's size; errors at one shape (the
+    # 50-digit reference at the cat size alone takes about 20 s per dtype).
+    "quick": Grid((12, 12288), (13, 209), "n_x 12, 12288 x m 13, 209 (up to the cat size)",
+                  accuracy=((12288,), (13,)), benchmarks=FIRST_LOOK),
+    # CI and the report's fixture.
+    "tiny": Grid((16, 128), (13, 209), "n_x 16, 128 x m 13, 209",
+                 accuracy=((128,), (209,)), benchmarks=FIRST_LOOK),
 }
 
 
 def accuracy_grid(g):
-    """The sizes of the accuracy benchmarks: ``g``'s, with m up to the cat
-    set's (the 50-digit reference costs seconds per million products)."""
-    ms = tuple(m for m in g.m if m <= CAT_SHAPE[1]) or (min(g.m),)
-    return Grid(g.n_x, ms, f"n_x {', '.join(map(str, g.n_x))} x m {', '.join(map(str, ms))}")
+    """The sizes of the accuracy benchmarks: ``g.accuracy``, else ``g``'s with m
+    up to the cat set's (the 50-digit reference costs seconds per million
+    products)."""
+    if g.accuracy is not None:
+        n_x, ms = g.accuracy
+    else:
+        n_x, ms = g.n_x, tuple(m for m in g.m if m <= CAT_SHAPE[1]) or (min(g.m),)
+    return Grid(tuple(n_x), tuple(ms),
+                f"n_x {', '.join(map(str, n_x))} x m {', '.join(map(str, ms))}")
 
 
 def nbytes(n_x, m, dtype="float64"):

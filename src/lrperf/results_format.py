@@ -141,3 +141,10 @@ def noise_score(value, ci_low, ci_high, q_25, q_75):
     iqr = np.nan_to_num(np.divide(np.subtract(q_75, q_25),
                                   NOISE_IQR_SHARE * np.asarray(value, float)))
     return np.maximum(ci, iqr)
+
+
+# -- the sample rule ------------------------------------------------------------------------
+# How many samples a claim needs (the process is the unit), and the compare's test:
+# lrperf.samples, re-exported here for the report and the study.
+from .samples import (MIN_PROCESSES, PROCESSES, SAMPLES_PER_PROCESS,  # noqa: E402,F401
+                      enough, interval, per_process, verdict)

@@ -7,18 +7,22 @@ from .report import report_warnings
 NAME = "compare"
 HELP = "each step point's time ratio between two runs, with significance"
 DESCRIPTION = (
-    "Compare run B against run A point by point, as `asv compare` does: "
-    "the ratio of the step times and whether the change is significant "
-    "(the 99%% intervals do not overlap and the ratio passes --threshold). "
-    "A run is a machine name (its newest commit), a commit hash prefix, or "
-    "MACHINE:COMMIT.  Prints the table and writes a figure of the ratios.")
+    "Compare run B against run A point by point: the ratio of the step times and "
+    "whether the change is significant: an exact rank test across the per-process "
+    "medians (each point timed in several processes, samples recorded) at p < 0.05, "
+    "and a ratio beyond --threshold.  Runs without recorded samples are unconfirmed. "
+    "A run is a machine name (its newest commit), a commit hash prefix, a git "
+    "revision (HEAD~1), or MACHINE:COMMIT.  Prints the table and writes a figure of "
+    "the ratios.")
 
 
 def add_arguments(p):
     p.add_argument("a", metavar="A", help="the run compared against (e.g. a commit prefix)")
     p.add_argument("b", metavar="B", help="the run compared (e.g. a newer commit, or a machine)")
-    p.add_argument("--results", default=Path(".asv/results/full"), type=Path, metavar="DIR",
-                   help="asv results folder holding both runs (default: .asv/results/full)")
+    p.add_argument("--results", default=None, type=Path, metavar="DIR",
+                   help="asv results folder holding both runs (default: the first of "
+                        "`asv run`'s .asv/results/history and `lrperf study`'s "
+                        ".asv/results/<grid> that holds both)")
     p.add_argument("--out", default=str(REPORTS / "compare"), metavar="DIR",
                    help="where the figure goes (default: reports/compare)")
     p.add_argument("--threshold", type=ratio, default=1.1, metavar="RATIO",

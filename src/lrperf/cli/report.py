@@ -21,9 +21,10 @@ DESCRIPTION = (
 
 
 def add_arguments(p):
-    p.add_argument("--results", default=Path(".asv/results/full"), type=Path, metavar="DIR",
-                   help="asv results folder: one of `lrperf study`'s, .asv/results/<grid> "
-                        "(default: .asv/results/full)")
+    p.add_argument("--results", default=None, type=Path, metavar="DIR",
+                   help="asv results folder: `asv run`'s .asv/results/history or one of "
+                        "`lrperf study`'s, .asv/results/<grid> (default: whichever of "
+                        "those holds the newest results)")
     p.add_argument("--out", default=None, type=Path, metavar="DIR",
                    help="output folder, one subfolder per machine (default: "
                         "reports/<name of the results folder>, git-ignored)")
@@ -55,6 +56,15 @@ def report_warnings():
 
 def run(args):
     from ..report import build_report
+    if args.results is None:
+        from ..paths import shown
+        from ..report.compare import newest_folder
+        args.results = newest_folder()
+        if args.results is None:
+            raise ValueError("no results found (looked in asv run's .asv/results/history and "
+                             "lrperf study's .asv/results/<grid>): run `lrperf study` or "
+                             "`asv run`, or name a folder with --results")
+        print(f"reading {shown(args.results)} (the newest results; --results to choose)")
     input_folder(args.results)
     one_kind(args.results)
     if args.out is None:

@@ -100,14 +100,64 @@ def _table(loaded, a, b, threshold):
     return ra, rb, both.sort_values(KEYS)
 
 
+def results_folders(start=None):
+    """The results folders that exist, in the order a default looks at them:
+    asv run's (asv.conf.json's ``results_dir``, the history), then lrperf
+    study's (``.asv/results/<kind>``).  Relative to the checkout holding
+    asv.conf.json at or above ``start`` (the cwd), else to ``start``."""
+    import json
+    import re
+    here = Path(start or Path.cwd()).resolve()
+    root = next((f for f in (here, *here.parents) if (f / "asv.conf.json").is_file()), here)
+    found = []
+    try:
+        text = (root / "asv.conf.json").read_text(encoding="utf-8")
+        conf = json.loads(re.sub(r"^\s*//.*$", "", text, flags=re.M))
+        found.append(root / conf.get("results_dir", ".asv/results"))
+    except (OSError, ValueError, AttributeError):
+        pass
+    study_root = root / ".asv" / "results"
+    for kind in (*grid.GRIDS, *(f"{g}-quick" for g in grid.GRIDS)):
+        found.append(study_root / kind)
+    return [f for f in dict.fromkeys(found) if any(f.glob("*/*-*.json"))]
+
+
+def newest_folder(start=None):
+    """The results folder holding the newest result file, or None."""
+    folders = results_folders(start)
+    stamp = lambda f: max(p.stat().st_mtime for p in f.glob("*/*-*.json"))  # noqa: E731
+    return max(folders, key=stamp) if folders else None
+
+
+def folder_with(a, b, start=None):
+    """The first results folder (``results_folders`` order) holding both runs."""
+    import warnings
+    tried = results_folders(start)
+    for folder in tried:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                frame = load(folder).frame
+                _select(frame, a), _select(frame, b)
+            except ValueError:
+                continue
+        return folder
+    looked = ", ".join(str(f) for f in tried) or "none exist"
+    raise ValueError(f"no results folder holds both runs {a!r} and {b!r} (looked in: "
+                     f"{looked}); name one with --results")
+
+
 def compare(results_dir, a, b, out=None, threshold=1.1):
     """(lines of text, path of the figure or None) comparing run ``b`` against run ``a``."""
     if not (isinstance(threshold, (int, float)) and threshold >= 1):
         raise ValueError(f"threshold must be a ratio >= 1, got {threshold!r}")
+    if results_dir is None:
+        results_dir = folder_with(a, b)
     loaded = load(results_dir)
     ra, rb, both = _table(loaded, a, b, threshold)
     name = lambda r: f"{r['machine'].iloc[0]}:{r['commit'].iloc[0][:8]}"  # noqa: E731
-    lines = [f"B = {name(rb)} over A = {name(ra)}: time ratio per step point "
+    lines = [f"results: {results_dir}",
+             f"B = {name(rb)} over A = {name(ra)}: time ratio per step point "
              f"(> 1: B slower). A change: beyond {threshold:g}x, and an exact rank test "
              f"across the per-process medians at p < {sm.ALPHA:g} "
              f"({sm.PROCESSES} processes of {sm.SAMPLES_PER_PROCESS} samples a point); "

@@ -23,7 +23,7 @@ from .. import atomic
 from ..grid import GRIDS
 from ..paths import shown
 from ..results_format import PROGRESS_ENV
-from . import config, remeasure as noise, store, supervise
+from . import accounting, config, remeasure as noise, store, supervise
 from .progress import Progress
 
 
@@ -75,6 +75,7 @@ class Passes:
     tmp: Path
     env: dict
     repo_root: Path
+    selection: object = None   # the first pass's --bench regexes (None: every benchmark)
 
     def run(self, selection, points_name, title):
         """One ``asv run`` (a ``--bench`` per regex of ``selection``) with its progress
@@ -143,13 +144,16 @@ def plan(stack, pre, stream, show_stderr):
     log = stack.enter_context(open(pre.log_path, "w", encoding="utf-8"))
     staged = store.stage_existing(pre.earlier, pre.kind_dir, stage, pre.commit)
     conf = config.write_config(pre.repo_root, stage, tmp)
+    # --record-samples: the compare's unit is the process (lrperf.samples).
     base = [sys.executable, "-m", "asv", "run", "--config", str(conf), "--python=same",
-            "--set-commit-hash", pre.commit, "--launch-method", "forkserver"]
+            "--set-commit-hash", pre.commit, "--launch-method", "forkserver",
+            "--record-samples"]
     if pre.quick:
         base.append("--quick")
     if show_stderr:
         base.append("--show-stderr")
-    return Passes(base, log, stream, stage, tmp, pre.env, pre.repo_root), staged
+    env = dict(pre.env, **accounting.shared_caches(tmp))
+    return Passes(base, log, stream, stage, tmp, env, pre.repo_root), staged
 
 
 def plan_numba_fused(grid, say):
@@ -168,7 +172,8 @@ def first_pass(pre, passes, staged, bench, say):
     say(f"running the benchmark suite ({GRIDS[pre.grid].description}"
         f"{', asv --quick' if pre.quick else ''}) on the working tree; "
         f"asv's output: {shown(pre.log_path)}")
-    progress = passes.run([bench] if bench else None, "points", "the suite")
+    passes.selection = [bench] if bench else accounting.default_selection(pre.grid)
+    progress = passes.run(passes.selection, "points", "the suite")
     # asv exits non-zero when some benchmark failed; the others are saved.
     if not store.written(passes.stage, staged):
         raise RuntimeError(f"asv run failed (exit status {progress.code}) and wrote no "
@@ -232,11 +237,19 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
         planned = plan_numba_fused(pre.grid, say)
         t0 = time.perf_counter()
         progress = first_pass(pre, passes, staged, bench, say)
+        phases = {"suite": round(time.perf_counter() - t0, 1)}
+        t1 = time.perf_counter()
         second, remeasured = remeasure_pass(pre, passes, say) if remeasure else (None, (0, 0))
+        if remeasure:
+            phases["remeasure"] = round(time.perf_counter() - t1, 1)
+        commit(pre, passes.stage, {
+            "format": accounting.RUN_INFO_FORMAT,
+            "remeasured": None if not remeasure else {
+                "points": remeasured[0], "still_noisy": remeasured[1],
+                "max": noise.REMEASURE_MAX},
+            "seconds": phases, "selection": passes.selection, "numba_fused_plan": planned,
+            **accounting.run_accounting(passes.stage, pre.commit)})
         seconds = time.perf_counter() - t0
-        commit(pre, passes.stage, {"remeasured": None if not remeasure else {
-            "points": remeasured[0], "still_noisy": remeasured[1],
-            "max": noise.REMEASURE_MAX}, "numba_fused_plan": planned})
     if progress.code != 0:
         say(f"warning: asv run exited with status {progress.code}: {progress.failed} "
             f"benchmark(s) failed (see {shown(pre.log_path)}); the others are saved")

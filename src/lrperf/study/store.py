@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from ..results_format import (SIDECAR_SUFFIX, portable_env_name, portable_result_name,
@@ -127,8 +128,11 @@ def make_portable(stage, commit, run_info=None):
         target = path.with_name(portable_result_name(commit))
         target.write_text(json.dumps(data), encoding="utf-8")
         path.unlink()
+    t0 = time.perf_counter()
     info = describe_machine()
     if run_info is not None:
+        # The machine's facts and the tuner's plan are measured here, after the suite.
+        run_info.setdefault("seconds", {})["plan"] = round(time.perf_counter() - t0, 1)
         info["study"] = run_info
     for path in stage.glob(f"*/{commit[:8]}-*.json"):
         write_sidecar(path, info)
