@@ -358,3 +358,46 @@ def test_results_csv_carries_asv_spread(results, tmp_path):
         assert col in header
     frame = load_results(results)
     assert frame["q_25"].notna().any()
+
+
+def test_report_and_compare_find_the_results_that_exist(results, tmp_path, monkeypatch,
+                                                          capsys):
+    """No --results: compare looks in asv run's history folder (asv.conf.json's
+    results_dir), then the study's; the report reads the newest of them."""
+    import shutil
+    checkout = tmp_path / "checkout"
+    (checkout / "benchmarks").mkdir(parents=True)
+    (checkout / "asv.conf.json").write_text(
+        '{\n  // as asv writes it\n  "results_dir": ".asv/results/history"\n}\n')
+    history = checkout / ".asv" / "results" / "history"
+    shutil.copytree(results, history)
+    _second_commit(history)
+    study_tiny = checkout / ".asv" / "results" / "tiny"
+    shutil.copytree(results, study_tiny)
+    monkeypatch.chdir(checkout)
+    assert cli.main(["compare", "a83eb0b1", "bbbbbbbb", "--out", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == f"results: {history}"
+    # the study's folder is newer: the report takes it, and says so
+    later = _result_file(study_tiny)
+    os.utime(later, (time.time() + 60, time.time() + 60))
+    assert cli.main(["report", "--no-figures", "--out", str(tmp_path / "r")]) == 0
+    assert "reading .asv/results/tiny (the newest results" in capsys.readouterr().out
+
+
+def test_compare_names_a_run_by_a_git_revision(results, monkeypatch):
+    from lrperf.report import compare as cmp
+    _second_commit(results)
+    monkeypatch.setattr(cmp, "_revision", lambda spec: {"HEAD~1": "a83eb0b1"}.get(spec))
+    lines, _ = cmp.compare(results, "HEAD~1", "bbbbbbbb")
+    assert any("over A = vm:a83eb0b1" in line for line in lines)
+    with pytest.raises(ValueError, match="no commit starting with 'HEAD~5'"):
+        cmp.compare(results, "HEAD~5", "bbbbbbbb")
+
+
+def test_compare_without_any_results_folder_says_where_it_looked(tmp_path, monkeypatch,
+                                                                  capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["compare", "a83eb0b1", "bbbbbbbb"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no results folder holds both runs" in err[0]

@@ -1,12 +1,12 @@
 """``lrperf compare A B``: each step point's time ratio between two runs, with significance.
 
-A and B name a run: a machine (its newest commit), a commit hash prefix, or
-``machine:commit``.  The verdict is ``lrperf.samples.verdict``: the process is
-the unit (each point timed in several processes, samples recorded), an exact
-rank test across the per-process medians at 5%, and a change beyond the
-threshold (1.1, as asv compare's).  A point whose runs lack the processes
-(results recorded without samples, one process per point) is "unconfirmed",
-never a change.
+A and B name a run: a machine (its newest commit), a commit hash prefix, a git
+revision of the checkout (``HEAD~1``), or ``machine:commit``.  The verdict is
+``lrperf.samples.verdict``: the process is the unit (each point timed in
+several processes, samples recorded), an exact rank test across the
+per-process medians at 5%, and a change beyond the threshold (1.1, as asv
+compare's).  A point whose runs lack the processes (results recorded without
+samples, one process per point) is "unconfirmed", never a change.
 """
 import math
 from pathlib import Path
@@ -31,6 +31,9 @@ def _select(frame, spec):
         steps = steps[steps["machine"] == machine]
     if commit:
         hits = sorted(c for c in set(steps["commit"]) if c.startswith(commit))
+        if not hits:
+            commit = _revision(commit) or commit
+            hits = sorted(c for c in set(steps["commit"]) if c.startswith(commit))
         if not hits:
             raise ValueError(f"run {spec!r}: no commit starting with {commit!r} in the "
                              f"results (commits: {sorted(c[:8] for c in set(steps['commit']))})")
@@ -74,6 +77,17 @@ def _samples_of(run):
         key = (r.strategy, int(r.n_x), int(r.m), r.layout, r.dtype, int(r.threads))
         got.append(cache[r.file].get(key))
     return got
+
+
+def _revision(spec):
+    """The commit hash git gives ``spec`` (HEAD~1, a branch) in the cwd's checkout, or None."""
+    import subprocess
+    try:
+        out = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{spec}^{{commit}}"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def _table(loaded, a, b, threshold):

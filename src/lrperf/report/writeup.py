@@ -136,7 +136,7 @@ def readme(report, figures, results_label):
         lines += [f"### {figure.title}", "", f"![{figure.title}]({name})", ""]
     if len(report.commits) < 2:
         lines += ["History across commits is drawn once these results hold two commits or "
-                  "more (e.g. `asv run HEAD~2..HEAD` measures HEAD~1 and HEAD; then "
+                  "more (e.g. `asv run --record-samples HEAD~2..HEAD` measures HEAD~1 and HEAD; then "
                   "`lrperf report`).", ""]
     lines += machine_section(report) + [""]
     lines += ["## Reproduce", "", "```sh",
