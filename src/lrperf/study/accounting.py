@@ -40,7 +40,7 @@ def shared_caches(tmp):
 def skip_reason(point):
     """Why the suite skipped a point ({axis: value}), by the rules of
     benchmarks/common.py and the registry: "no GPU", "not available here",
-    "read through a float64 copy", "XLA's pool is fixed at start" or
+    "read through a float64 copy", "its thread pool is fixed at start" or
     "estimated too slow"."""
     from ..registry import STRATEGIES
     record = STRATEGIES.get(point.get("strategy"))
@@ -50,10 +50,9 @@ def skip_reason(point):
         return "no GPU" if record.device == "gpu" else "not available here"
     if "dtype" in point and point["dtype"] not in record.dtypes:
         return "read through a float64 copy"
-    if record.name == "jax_xla" and "threads" in point:
-        from ..strategies.jax_xla import pool_cores
-        if point["threads"] != pool_cores():
-            return "XLA's pool is fixed at start"
+    if record.fixed_pool is not None and "threads" in point:
+        if point["threads"] != record.fixed_pool():
+            return "its thread pool is fixed at start"
     return "estimated too slow"
 
 
