@@ -593,3 +593,20 @@ def test_skipped_points_are_counted_by_reason(tmp_path):
         want["no GPU"] = 2
     assert got["skipped"] == want
     assert got["families"] == {STEP: 12.5}
+
+
+def test_a_grids_selection_picks_its_benchmarks_as_asv_matches_them():
+    """asv matches a parametrized benchmark's regex against NAME(params) only."""
+    from types import SimpleNamespace
+
+    from asv.benchmarks import Benchmarks
+
+    from lrperf import grid
+    found = [{"name": grid.BENCH_STEP, "params": [["'numpy'"], ["12"]]},
+             {"name": grid.BENCH_PEAKMEM, "params": [["'numpy'"], ["12"]]},
+             {"name": grid.BENCH_XLA_DOTS, "params": []},
+             {"name": grid.BENCH_FIRST_CALL, "params": [["'numpy'"]]}]
+    chosen = Benchmarks(SimpleNamespace(benchmark_dir=""), found,
+                        regex=study.accounting.default_selection("tiny"))
+    assert sorted(chosen) == sorted([grid.BENCH_STEP, grid.BENCH_XLA_DOTS])
+    assert study.accounting.default_selection("full") is None

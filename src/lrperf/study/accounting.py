@@ -20,9 +20,12 @@ RUN_INFO_FORMAT = 2
 
 
 def default_selection(grid):
-    """asv ``--bench`` regexes of the benchmarks a grid runs (None: all of them)."""
+    """asv ``--bench`` regexes of the benchmarks a grid runs (None: all of them).
+
+    asv matches a parametrized benchmark's regex against ``name(param, ...)``
+    only, an unparametrized one against its name."""
     names = GRIDS[grid].benchmarks
-    return None if names is None else ["^" + re.escape(name) + "$" for name in names]
+    return None if names is None else ["^" + re.escape(name) + r"(\(|$)" for name in names]
 
 
 def shared_caches(tmp):
