@@ -233,10 +233,10 @@ def test_bench_sizes_are_parsed(bench_gpu):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--sizes", "12x"], "argument --sizes: sizes must be NXxM or 'quarter'"),
-    (["--sizes", "0x5"], "sizes must be at least 1x1, got '0x5'"),
+    (["--sizes", "12x"], "argument --sizes: expected a shape N_XxM with both >= 1, e.g. 4096x50000, got '12x'"),
+    (["--sizes", "0x5"], "argument --sizes: expected a shape N_XxM with both >= 1, e.g. 4096x50000, got '0x5'"),
     (["--layouts", "C,K"], "layouts must be C, F or C,F, got 'C,K'"),
-    (["--repeats", "0"], "argument --repeats: must be an int >= 1, got '0'"),
+    (["--repeats", "0"], "argument --repeats: expected an integer >= 1, got '0'"),
     (["--bogus"], "unrecognized arguments: --bogus"),
     (["--json", "/nonexistent-dir/out.json"], "--json: directory /nonexistent-dir does not exist"),
 ])

@@ -242,7 +242,7 @@ def test_bench_columns_refuses_a_bad_shape_in_one_line(shape, capsys):
         _bench_columns().main(["--shapes", shape])
     assert exc.value.code == 2
     err = capsys.readouterr().err
-    assert f"a shape is N_XxM with both >= 1, got {shape!r}" in err
+    assert f"argument --shapes: expected a shape N_XxM with both >= 1, e.g. 4096x50000, got {shape!r}" in err
 
 
 # Gradient descent (Strategy.descend): C order fused across steps ---------------------------
