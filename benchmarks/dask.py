@@ -4,8 +4,8 @@ measures sizes, chunkings and peers).
 ``DaskStep``: one step of the strategy on an 8 MB X persisted on a LocalCluster
 of one single-threaded worker per core, in 2 or 8 chunks; the cluster's
 start-up and the workers' first step (numba_fused's kernel loaded) happen in
-``setup``, outside the timing.  ``DaskStartup``: those two, timed apart in a
-fresh interpreter.  Skipped (NotImplementedError in setup) without dask and
+``setup``, outside the timing; ``first_call.FirstCall`` times those two apart,
+in a fresh interpreter (the dask strategy's first ``propagate``).  Skipped (NotImplementedError in setup) without dask and
 distributed.
 """
 import numpy as np
@@ -57,22 +57,3 @@ class DaskStep:
     def time_step(self, n_chunks):
         self.chunks.step(self.w, 0.0)
 
-
-class DaskStartup:
-    number = 1
-    repeat = 1
-    warmup_time = 0.0
-    timeout = 300
-
-    def setup(self):
-        announce()
-        _available()
-
-    def timeraw_cluster_and_first_step(self):
-        return """
-import numpy as np
-import lrperf
-w = np.zeros(4)
-X = np.arange(12.0).reshape(4, 3) / 12.0
-Y = np.array([0.0, 1.0, 0.0])
-""", "lrperf.propagate(w, 0.0, X, Y, strategy='dask')"
