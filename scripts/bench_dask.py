@@ -26,7 +26,6 @@ once with zarr (the page cache is warm: the store was just written).
     cpu-bench env PYTHONPATH=$PWD/src:$PWD python scripts/bench_dask.py oom
 """
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -40,8 +39,8 @@ SIZES_MB = (8, 64, 256, 1024)
 CHUNKS_MB = (4, 32)
 
 
-def log(*args):
-    print(*args, flush=True)
+def log(message):
+    print(message, flush=True)  # the figures are the output: stdout, not scripting.log's stderr
 
 
 def _rounds(nbytes):
@@ -228,6 +227,7 @@ def oom(args):
 
 
 def main(argv=None):
+    from lrperf import scripting
     from lrperf.machine import cpu_summary
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -244,7 +244,7 @@ def main(argv=None):
     parser.add_argument("--dir", default=None, help="where the Zarr store is written")
     parser.add_argument("--json", default=None, help="write the figures here too")
     args = parser.parse_args(argv)
-    log(cpu_summary())
+    log(scripting.cpu_line())
     result = {"cpu": cpu_summary(), "command": " ".join(sys.argv)}
     if args.part in ("memory", "all"):
         result["memory"] = memory(args)
@@ -253,9 +253,7 @@ def main(argv=None):
     if args.part in ("oom", "all"):
         result["oom"] = oom(args)
     if args.json:
-        from lrperf import atomic
-        with atomic.replacing_file(args.json) as f:
-            json.dump(result, f, indent=1)
+        scripting.write_json(args.json, result, indent=1)
     return 0
 
 
