@@ -25,7 +25,7 @@ from lrperf.ceiling import read_bandwidth
 from lrperf.datasets import synthetic
 from lrperf.machine import cpu_summary, last_level_cache_bytes
 
-# Issue 12's goals for numba_fused, checked (not asserted) at the end.
+# The float32 goals for numba_fused, checked (never asserted) at the end.
 GOAL_SPEEDUP = 1.8       # float32 over float64
 GOAL_SHARE = 0.80        # of the plain read of the float32 X
 GOAL_OVER_NUMPY = 1.5    # over numpy on float32
