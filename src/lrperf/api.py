@@ -386,17 +386,23 @@ def _descend_whole(descend, shape, wv, bv, Xv, Yv, num_iterations, lr, print_cos
             _raise_non_finite(Xs, w, b, Ys, "the gradient")
         if i is None:
             return
-        if i % 100 == 0:
-            costs.append(cost)
-            if print_cost:
-                print(f"Cost after iteration {i}: {cost:f}")
-        if callback is not None:
-            callback(i, cost)
+        _record(i, cost, costs, print_cost, callback)
 
     wv, bv, dw, db = descend(wv, bv, Xv, Yv, num_iterations, lr, on_step)
     params = {"w": np.array(wv).reshape(shape), "b": float(bv)}
     grads = {"dw": np.array(dw, dtype=np.float64).reshape(shape), "db": float(db)}
     return params, grads, costs
+
+
+def _record(i, cost, costs, print_cost, callback):
+    """The course's bookkeeping after step ``i``: the cost every 100 steps, printed
+    if asked, and the caller's callback."""
+    if i % 100 == 0:
+        costs.append(cost)
+        if print_cost:
+            print(f"Cost after iteration {i}: {cost:f}")
+    if callback is not None:
+        callback(i, cost)
 
 
 def _descend(step, shape, wv, bv, Xv, Yv, num_iterations, lr, print_cost, callback, source):
@@ -411,12 +417,7 @@ def _descend(step, shape, wv, bv, Xv, Yv, num_iterations, lr, print_cost, callba
         np.multiply(dw, lr, out=update)
         wv -= update
         bv -= lr * db
-        if i % 100 == 0:
-            costs.append(cost)
-            if print_cost:
-                print(f"Cost after iteration {i}: {cost:f}")
-        if callback is not None:
-            callback(i, cost)
+        _record(i, cost, costs, print_cost, callback)
     params = {"w": wv.reshape(shape), "b": bv}
     grads = {"dw": dw.reshape(shape), "db": db}
     return params, grads, costs
