@@ -38,7 +38,7 @@ class Accuracy:
                 for n_x in SIZES.n_x for m in SIZES.m for dtype in DTYPES}
 
     def setup(self, exact, strategy, n_x, m, dtype):
-        announce()
+        announce("accuracy")
         if accuracy is None:
             raise NotImplementedError("lrperf.accuracy is not in this commit")
         record = lrperf.STRATEGIES[strategy]

@@ -5,7 +5,7 @@ timeraw_, peakmem_, mem_ or track_.
 """
 import math
 import os
-import time
+import secrets
 
 import numpy as np
 
@@ -48,13 +48,16 @@ PROGRESS_ENV = results_format.PROGRESS_ENV
 _announced = False
 
 
-def announce():
-    """Tell the study one more point has started (once per point process)."""
+def announce(family):
+    """Tell the study one more point of ``family`` has started (once per point process)."""
     global _announced
     if _announced or not os.environ.get(PROGRESS_ENV):
         return
     _announced = True
-    results_format.announce_point()
+    try:
+        results_format.announce_point(family)
+    except (TypeError, AttributeError):  # an older lrperf under history: no families
+        results_format.announce_point()
 
 
 _threads = None
@@ -151,6 +154,30 @@ def _check(strategy, n_x, m, how, seconds, limit, bound):
             f"({how}), over the bound of {bound} s")
 
 
+# Where an array lands in memory changes a small point's time (cache sets,
+# 4K aliasing between X, w, Y and the outputs).  asv forks every process of a
+# run from one server, so the arrays of a point would land at the same
+# addresses in all its processes, an arrangement fixed within a run and
+# different in the next: a between-run offset that no spread between
+# processes could show.  So each process puts them at a random cache line of
+# a page.  The line offset stays 16 bytes, what glibc gives a large NumPy
+# array (a page plus malloc's header): jax_xla then copies X per call, as it
+# does for a user's plain array.
+PLACEMENT_OFFSET = 16
+
+
+def placed(a):
+    """A copy of ``a``, in its own layout, at a random cache line of a page
+    (``PLACEMENT_OFFSET`` bytes past it), drawn afresh in each process."""
+    start = 64 * secrets.randbelow(4096 // 64) + PLACEMENT_OFFSET
+    buf = np.empty(a.nbytes + 4096 + 64, np.uint8)
+    start += (-buf.ctypes.data) % 64
+    order = "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
+    out = np.ndarray(a.shape, a.dtype, buffer=buf, offset=start, order=order)
+    out[...] = a
+    return out
+
+
 class Point:
     """One grid point, set up once per process: data, warm-up, measured call time.
 
@@ -188,9 +215,9 @@ class Point:
         if bound is not None and not direct:
             _check(strategy, n_x, m, "extrapolated from 128 x 128",
                    estimated_call(strategy, layout, dtype, n_x, m), 10 * bound, bound)
-        self.X, Y = synthetic(n_x, m, order=layout, dtype=dtype, seed=0)
-        self.Y = Y.reshape(m)
-        self.w = np.zeros(n_x)
+        X, Y = synthetic(n_x, m, order=layout, dtype=dtype, seed=0)
+        self.X, self.Y, self.w = placed(X), placed(Y.reshape(m)), placed(np.zeros(n_x))
+        del X, Y
         self.strategy = strategy
         if direct:
             # What the probe did otherwise: compile or load the cache, untimed.
@@ -208,11 +235,8 @@ class Point:
         if bound is not None:
             _check(strategy, n_x, m, "measured", self.call_s, bound, bound)
         self._check_equal_to_numpy()
-        if threads > 1 and strategy != grid.REFERENCE:
-            # The check ran the reference (numpy), whose BLAS threads now spin for a while; on 2
-            # cores they would steal this strategy's core in the first samples
-            # (bimodal times).  Let them park, then wake this strategy's own pool.
-            time.sleep(measure.DEFAULT_GAP_S)
+        if threads > 1:
+            # Wake this strategy's own pool before asv times it.
             self.propagate(self.w, 0.0, self.X, self.Y)
 
     def _check_equal_to_numpy(self):
@@ -220,7 +244,13 @@ class Point:
         w = np.random.default_rng(2).normal(size=self.X.shape[0]) / np.sqrt(self.X.shape[0])
         got, cost = self.propagate(w, 0.1, self.X, self.Y)
         if self.X.dtype == np.float64:
-            ref, ref_cost = lrperf.propagate(w, 0.1, self.X, self.Y, strategy=grid.REFERENCE)
+            # On one BLAS thread: a woken BLAS pool spins for a while after its
+            # call and, on 2 cores, would steal this strategy's core in its first
+            # samples (bimodal times), unless the point slept 0.3 s for it to park.
+            from threadpoolctl import threadpool_limits
+            with threadpool_limits(limits=1, user_api="blas"):
+                ref, ref_cost = lrperf.propagate(w, 0.1, self.X, self.Y,
+                                                 strategy=grid.REFERENCE)
             ref_dw, ref_db = ref["dw"], ref["db"]
         else:
             # numpy computes float32 X in float32: check against float64 on the same values.

@@ -32,7 +32,7 @@ class DaskStep:
     timeout = 300
 
     def setup(self, n_chunks):
-        announce()
+        announce("dask")
         _available()
         import dask.array as da
         import distributed

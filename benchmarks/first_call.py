@@ -42,7 +42,7 @@ class FirstCall:
     timeout = 300
 
     def setup(self, strategy, cache):
-        announce()
+        announce("first_call")
         record = lrperf.STRATEGIES[strategy]
         if not record.available:
             raise NotImplementedError(f"skipped: {strategy} is unavailable: {record.unavailable}")

@@ -61,7 +61,7 @@ class GpuStep:
     repeat = (5, 21, 60.0)
 
     def setup(self, strategy, size, layout, mode):
-        announce()
+        announce("gpu")
         gm = _gpu()
         record = lrperf.STRATEGIES.get(strategy)
         if record is None:
@@ -88,7 +88,7 @@ class GpuStep:
 def _setup_read(nbytes):
     # asv skips a point only when setup raises NotImplementedError; from the
     # body it would be recorded as a failure.
-    announce()
+    announce("gpu")
     if nbytes > _gpu().device_info()["free_bytes"] // 2:
         raise NotImplementedError(f"skipped: {nbytes} bytes is over half the free device memory")
 
@@ -113,7 +113,7 @@ track_h2d_bandwidth.param_names = ["host"]
 track_h2d_bandwidth.unit = "GB/s"
 track_h2d_bandwidth.timeout = 120
 def _setup_h2d(host):
-    announce()
+    announce("gpu")
     _gpu()
 
 

@@ -15,7 +15,7 @@ except ImportError:  # a commit from before lrperf.ceiling existed
 
 
 def setup(nbytes, threads):
-    announce()
+    announce("read_ceiling")
 
 
 def track_read_bandwidth(nbytes, threads):

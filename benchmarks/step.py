@@ -22,7 +22,7 @@ class _Grid:
     max_call_s = MAX_CALL_S
 
     def setup(self, strategy, n_x, m, layout, dtype, threads):
-        announce()
+        announce(type(self).__name__.lower())
         self.p = point(strategy, n_x, m, layout, dtype, threads, self.max_call_s)
 
 

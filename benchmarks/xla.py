@@ -36,7 +36,7 @@ class Program:
     timeout = 300
 
     def setup(self, n_x, m, layout):
-        announce()
+        announce("xla")
         record = lrperf.STRATEGIES.get("jax_xla")
         if record is None:
             raise NotImplementedError("skipped: no strategy 'jax_xla' in this commit")

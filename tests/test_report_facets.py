@@ -111,8 +111,8 @@ def test_a_single_sample_is_unconfirmed_and_kept_out_of_the_first_screen():
     assert report.winners["significant"].isna().all()
     lines = answer.answer(report)
     assert len(lines) == 2 and not any("2.5×" in x for x in lines)
-    assert lines[1] == ("- 2 of 2 shapes unconfirmed: their times have 1 sample (at least 3 and "
-                        "a finite 99% interval needed, e.g. not asv --quick); no speed-up is "
+    assert lines[1] == ("- 2 of 2 shapes unconfirmed: their times have 1 sample (at least 3 samples "
+                        "and a finite 99% interval needed, e.g. not asv --quick); no speed-up is "
                         "stated for them")
     assert report.unconfirmed == 8
 
@@ -192,13 +192,20 @@ def test_skipped_points_are_counted_by_reason_and_the_study_time_is_read():
     text = " ".join(writeup.cost_lines(report))
     assert "step 1 min 21 s, first_call 5 s" in text and "not recorded" not in text
     # What the study recorded wins over the inference.
+    assert "asv's time per benchmark family (one round each)" in text
     recorded = {"study": {"skipped": {"no GPU": 7, "estimated too slow": 2}, "wall_s": 463.0,
-                          "seconds": {"plan": 12.0, "suite": 451.0}}}
-    cost = _report(skipped, description=recorded).cost
+                          "seconds": {"plan": 12.0, "suite": 451.0},
+                          "families": {"step": 300.0, "optimize": 151.0}, "format": 3}}
+    cost = _report(skipped, description=recorded,
+                   durations={"step.Step.time_propagate": 61.0}).cost
     assert cost.skipped_by_reason == {"no GPU": 7, "estimated too slow": 2}
     assert cost.reasons_recorded and cost.wall_s == 463.0
-    assert "The study took 7 min 43 s (plan 12 s, suite 7 min 31 s)" in " ".join(
-        writeup.cost_lines(_report(skipped, description=recorded)))
+    # The study's own wall time per family wins over asv's one-round durations.
+    assert cost.families == {"step": 300.0, "optimize": 151.0} and cost.families_wall
+    text = " ".join(writeup.cost_lines(_report(skipped, description=recorded)))
+    assert "The study took 7 min 43 s before its report (plan 12 s, suite 7 min 31 s)" in text
+    assert "wall time per benchmark family (process start-up and setup included): " \
+        "step 5 min 00 s, optimize 2 min 31 s" in text
 
 
 def test_winner_map_draws_one_cell_per_shape_labelled_with_its_speedup():

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -441,7 +442,7 @@ def test_noisy_points_are_measured_once_more_and_only_they(tmp_path, home, monke
     noisy = _name(("'numba'", "12"))
     fake = NoisyAsv({noisy: WIDE})
     monkeypatch.setattr(study.supervise, "run_supervised", fake)
-    run = _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
+    run = _run(tmp_path / "results", tmp_path / "out.txt", grid="full")
     assert len(fake.calls) == 2
     regexes = [fake.calls[1][i + 1] for i, a in enumerate(fake.calls[1]) if a == "--bench"]
     chosen = [n for n in map(_name, itertools.product(*STEP_PARAMS))
@@ -469,21 +470,22 @@ def test_a_point_still_noisy_is_counted_and_calm_runs_have_no_second_pass(
     noisy = _name(("'numpy'", "209"))
     fake = NoisyAsv({noisy: WIDE}, second=WIDE)
     monkeypatch.setattr(study.supervise, "run_supervised", fake)
-    run = _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
+    run = _run(tmp_path / "results", tmp_path / "out.txt", grid="full")
     assert run.remeasured == (1, 1)
     assert "0 now calm, 1 still noisy" in (tmp_path / "out.txt").read_text()
-    for kwargs in ({"remeasure": False}, {"quick": True}):
+    # A first-look grid's points have their processes: no second pass either.
+    for kwargs in ({"remeasure": False}, {"quick": True}, {"grid": "tiny"}):
         fake = NoisyAsv({noisy: WIDE})
         monkeypatch.setattr(study.supervise, "run_supervised", fake)
-        other = _run(tmp_path / "other", tmp_path / "out.txt", grid="tiny", replace=True,
-                     **kwargs)
+        other = _run(tmp_path / "other", tmp_path / "out.txt", replace=True,
+                     **{"grid": "full", **kwargs})
         assert len(fake.calls) == 1, kwargs
         sidecar = json.loads((other.results_dir / MACHINE / PORTABLE.replace(
             ".json", ".lrperf-machine.jsonl")).read_text())
         assert sidecar["study"]["remeasured"] is None
     fake = NoisyAsv({})
     monkeypatch.setattr(study.supervise, "run_supervised", fake)
-    _run(tmp_path / "calm", tmp_path / "out.txt", grid="tiny")
+    _run(tmp_path / "calm", tmp_path / "out.txt", grid="full")
     assert len(fake.calls) == 1
 
 
@@ -494,7 +496,7 @@ def test_the_noisiest_points_go_first_and_their_number_is_bounded(tmp_path, home
     fake = NoisyAsv(widths)
     monkeypatch.setattr(study.supervise, "run_supervised", fake)
     monkeypatch.setattr(study.remeasure, "REMEASURE_MAX", 2)
-    run = _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
+    run = _run(tmp_path / "results", tmp_path / "out.txt", grid="full")
     regexes = [fake.calls[1][i + 1] for i, a in enumerate(fake.calls[1]) if a == "--bench"]
     names = list(map(_name, itertools.product(*STEP_PARAMS)))
     assert [n for n in names[::-1] if any(re.search(r, n) for r in regexes)] == names[:1:-1]
@@ -508,12 +510,12 @@ def test_an_interrupted_re_measure_pass_keeps_the_first_pass(tmp_path, home, mon
     monkeypatch.setattr(study.supervise, "run_supervised", fake)
     root = tmp_path / "results"
     with pytest.raises(KeyboardInterrupt):
-        _run(root, tmp_path / "out.txt", grid="tiny")
+        _run(root, tmp_path / "out.txt", grid="full")
     assert len(fake.calls) == 2
     from asv.results import Results
-    res = Results.load(str(root / "tiny" / MACHINE / PORTABLE))
+    res = Results.load(str(root / "full" / MACHINE / PORTABLE))
     assert res.get_result_value(STEP, STEP_PARAMS) == [1.0] * 4
-    assert _listing(root) == ["tiny"], "a staging folder was left"
+    assert _listing(root) == ["full"], "a staging folder was left"
     assert "the first pass's results are saved" in (tmp_path / "out.txt").read_text()
 
 
@@ -531,15 +533,15 @@ def test_the_progress_bar_counts_points_as_their_processes_announce_them(tmp_pat
                                    points_file=points)
         with progress:
             task = progress.bar.tasks[0]
-            points.write_bytes(b"point\n" * 4)
+            points.write_bytes(b"1.0 step\n" * 4)
             progress._refresh()
             assert (task.completed, task.total) == (4, 7)
-            points.write_bytes(b"point\n" * 6)  # asv reports a benchmark after its points
+            points.write_bytes(b"1.0 step\n" * 6)  # asv reports a benchmark after its points
             progress.feed("[50.00%] ··· a.A.time_x    ok\n")
             assert task.completed == 6
             progress._refresh()
             assert task.completed == 6
-            points.write_bytes(b"point\n" * 7)
+            points.write_bytes(b"1.0 step\n" * 7)
             progress.feed("[100.00%] ··· b.track_y    2.0\n")
             assert task.completed == 7
     assert progress.points == (7, 7)
@@ -555,9 +557,30 @@ def test_benchmarks_announce_each_point_once_in_the_file_the_study_names(tmp_pat
     assert common.PROGRESS_ENV == study.PROGRESS_ENV
     monkeypatch.setattr(common, "_announced", False)
     monkeypatch.setenv(study.PROGRESS_ENV, str(tmp_path / "points"))
-    common.announce()
-    common.announce()  # asv may call setup again in the same point process
-    assert (tmp_path / "points").read_bytes() == b"point\n"
+    common.announce("step")
+    common.announce("step")  # asv may call setup again in the same point process
+    line = (tmp_path / "points").read_bytes()
+    assert line.count(b"\n") == 1 and line.endswith(b" step\n")
+    assert abs(float(line.split()[0]) - time.time()) < 60
+
+
+def test_family_seconds_split_the_pass_between_the_families_that_ran(tmp_path):
+    from lrperf.results_format import family_seconds
+    points = tmp_path / "points"
+    # Out of order (two processes may append at once), a torn line, a hostile name.
+    points.write_bytes(b"100.0 step\n104.0 optimize\n102.5 step\nnot a line\n"
+                       b"106.0 a/../b\n")
+    assert family_seconds(points, end=110.0) == {"step": 4.0, "optimize": 2.0, "a/../b": 4.0}
+    assert family_seconds(tmp_path / "missing", end=1.0) == {}
+
+
+def test_a_family_name_cannot_break_the_progress_line(tmp_path):
+    from lrperf.results_format import announce_point, announced_points, family_seconds
+    env = {study.PROGRESS_ENV: str(tmp_path / "points")}
+    announce_point("evil name\n1 x", environ=env, clock=lambda: 5.0)
+    announce_point("ok", environ=env, clock=lambda: 7.0)
+    assert announced_points(tmp_path / "points") == 2
+    assert family_seconds(tmp_path / "points", end=8.0) == {"evil_name_1_x": 2.0, "ok": 1.0}
 
 
 def test_skipped_points_are_counted_by_reason(tmp_path):
@@ -591,8 +614,7 @@ def test_skipped_points_are_counted_by_reason(tmp_path):
     want = {"read through a float64 copy": 1, "estimated too slow": 1}
     if gpu:
         want["no GPU"] = 2
-    assert got["skipped"] == want
-    assert got["families"] == {STEP: 12.5}
+    assert got == {"skipped": want}
 
 
 def test_a_grids_selection_picks_its_benchmarks_as_asv_matches_them():

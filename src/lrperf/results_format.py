@@ -13,8 +13,11 @@ package owns this module, so neither imports the other:
 Plain Python and NumPy only: the benchmark processes import it too.
 """
 import json
+import math
 import os
+import re
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -98,30 +101,64 @@ def write_sidecar(result_file, info):
 # (minutes for the grid benchmarks), so each point's process appends one line
 # to the file the study names here: one line is one point.
 PROGRESS_ENV = "LRPERF_PROGRESS_FILE"
-PROGRESS_LINE = b"point\n"
+# One line per point process as it starts: "<unix time> <family>\n".  The
+# study counts the lines (its bar of points) and, from the times, what each
+# benchmark family cost in wall time, process start-up and setup included
+# (asv's own duration of a benchmark counts one round of several).
+_FAMILY = re.compile(r"[^A-Za-z0-9_.]")
 
 
-def announce_point(environ=None):
+def announce_point(family="point", environ=None, clock=time.time):
     """Append one line to the study's progress file, if it named one."""
     path = (os.environ if environ is None else environ).get(PROGRESS_ENV)
     if not path:
         return
+    line = f"{clock():.3f} {_FAMILY.sub('_', str(family))[:60] or 'point'}\n".encode()
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, PROGRESS_LINE)
+            os.write(fd, line)
         finally:
             os.close(fd)
     except OSError:
         pass  # progress is a courtesy: never fail a measurement over it
 
 
+def _progress_bytes(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except (OSError, TypeError):
+        return b""
+
+
 def announced_points(path):
     """How many points have announced themselves in the progress file ``path``."""
-    try:
-        return os.stat(path).st_size // len(PROGRESS_LINE)
-    except (OSError, TypeError):
-        return 0
+    return _progress_bytes(path).count(b"\n")
+
+
+def family_seconds(path, end):
+    """{family: wall seconds} from the progress file ``path``: each point's
+    time runs from its line to the next one (the last to ``end``, a unix
+    time), so the families add up to the pass.  Lines that do not parse are
+    ignored."""
+    marks = []
+    for raw in _progress_bytes(path).splitlines():
+        parts = raw.decode("ascii", "replace").split()
+        if len(parts) != 2:
+            continue
+        try:
+            t = float(parts[0])
+        except ValueError:
+            continue
+        if math.isfinite(t):
+            marks.append((t, parts[1]))
+    marks.sort()
+    out = {}
+    for (t, family), (t_next, _) in zip(marks, marks[1:] + [(max(end, marks[-1][0]), "")]
+                                        if marks else []):
+        out[family] = out.get(family, 0.0) + max(0.0, t_next - t)
+    return out
 
 
 # -- the noise rule -------------------------------------------------------------------------

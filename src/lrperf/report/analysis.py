@@ -66,7 +66,8 @@ def analyse_machine(machine, rows, asv_machine, descriptions, durations=None):
         layouts=layouts, threads=threads, dtypes=dtypes,
         status_counts=cur["status"].value_counts().to_dict(), reference=REFERENCE,
         primary_dtype=PRIMARY_DTYPE, min_samples=MIN_SAMPLES, noise_iqr_share=NOISE_IQR_SHARE,
-        primary=primary)
+        primary=primary,
+        by_process=bool("processes" in steps and steps["processes"].notna().any()))
     report.times = {(layout, t): shape_table(primary, layout=layout, threads=t)
                     for layout in layouts for t in threads}
     report.times = {k: v for k, v in report.times.items() if not v.empty}

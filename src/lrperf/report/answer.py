@@ -2,12 +2,13 @@
 
 One line per layout x threads, from the report's regimes (``analysis.regime_facet``):
 each run of shapes with the same fastest strategy, its speed-up over the reference
-and at how many of its shapes that speed-up holds (the 99% intervals apart).  A
+and at how many of its shapes that speed-up is significant (``facets.significance_rule``).  A
 shape whose times have too few samples for an interval is left out of the
 numbers and counted on a line of its own.  ``lrperf study`` prints the same lines.
 """
 import math
 
+from .facets import sample_need, significance_rule
 from .units import human_bytes, threads_text
 
 MAX_RUNS_A_LINE = 4
@@ -22,7 +23,7 @@ def _span(regime):
 def _part(regime, reference):
     held = f"{regime.significant}/{regime.confirmed}"
     if regime.strategy == reference:
-        text = f"{reference}, significantly ahead at {held}"
+        text = f"{reference} fastest ({held} significant)"
     elif not math.isfinite(regime.speedup_min):
         text = f"{regime.strategy} ({reference} not measured there)"
     else:
@@ -59,8 +60,8 @@ def unconfirmed_line(report):
         return None
     fewest = int(weak["samples"].min())
     return (f"{len(weak)} of {len(cells)} shapes unconfirmed: their times have {fewest} "
-            f"sample{'' if fewest == 1 else 's'} (at least {report.min_samples} and a finite "
-            "99% interval needed, e.g. not asv --quick); no speed-up is stated for them")
+            f"sample{'' if fewest == 1 else 's'} ({sample_need(report)} needed, e.g. not "
+            "asv --quick); no speed-up is stated for them")
 
 
 def answer(report, markdown=True):
@@ -70,8 +71,8 @@ def answer(report, markdown=True):
             "**No step timings in these results.**"]
     bold = (lambda t: f"**{t}**") if markdown else (lambda t: t)
     head = (f"Fastest strategy per regime ({report.primary_dtype} X; ×: speed-up over "
-            f"{report.reference}; n/m: at n of m shapes its 99% interval excludes 1; also: "
-            "shapes where another strategy is fastest):")
+            f"{report.reference}; n/m significant: at n of m shapes "
+            f"{significance_rule(report)}; also: shapes where another strategy is fastest):")
     lines = [bold(head) if markdown else head]
     for layout, threads, text in regime_lines(report):
         lines.append(("- " if markdown else "  ") + f"{bold(f'layout {layout}, {threads_text(threads)}')}: {text}")

@@ -172,7 +172,7 @@ def _seconds(value):
 
 def cost_facet(cur, description, durations):
     """Measured, skipped and failed points; skipped by reason; the study's wall time and
-    phases; asv's seconds per benchmark family."""
+    phases; the wall seconds per benchmark family (asv's durations for older runs)."""
     counts = cur["status"].value_counts().to_dict()
     study = (description or {}).get("study")
     study = study if isinstance(study, dict) else {}
@@ -195,17 +195,24 @@ def cost_facet(cur, description, durations):
             study.get("seconds"), dict) else []:
         if _seconds(value) is not None:
             phases[str(key)] = _seconds(value)
-    families = {}
-    for name, seconds in (durations or {}).items():
-        if _seconds(seconds) is None or name.startswith("<"):
-            continue
-        family = name.split(".")[0]
-        families[family] = families.get(family, 0.0) + _seconds(seconds)
+    families, wall = {}, True
+    recorded = study.get("families") if study.get("format", 0) >= 3 else None
+    if isinstance(recorded, dict) and recorded and all(
+            _seconds(v) is not None for v in recorded.values()):
+        families = {str(k): _seconds(v) for k, v in recorded.items()}
+    else:  # a run from before the study timed families: asv's durations (one round each)
+        wall = False
+        for name, seconds in (durations or {}).items():
+            if _seconds(seconds) is None or name.startswith("<"):
+                continue
+            family = name.split(".")[0]
+            families[family] = families.get(family, 0.0) + _seconds(seconds)
     return Cost(measured=int(counts.get("ok", 0)), skipped=int(counts.get("skipped", 0)),
                 failed=int(counts.get("failed", 0)),
                 skipped_by_reason=dict(sorted(by_reason.items(), key=lambda kv: -kv[1])),
                 reasons_recorded=from_study, wall_s=_seconds(study.get("wall_s")),
-                phases=phases, families=dict(sorted(families.items(), key=lambda kv: -kv[1])))
+                phases=phases, families=dict(sorted(families.items(), key=lambda kv: -kv[1])),
+                families_wall=wall)
 
 
 def history_shape(history):

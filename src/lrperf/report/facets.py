@@ -89,7 +89,8 @@ class Cost:
     reasons_recorded: bool         # from the study's own record, not inferred
     wall_s: Optional[float]        # the whole study (None: not recorded)
     phases: dict                   # {phase: seconds} the study recorded (plan, tune, suite...)
-    families: dict                 # {benchmark family: seconds} from asv's durations
+    families: dict                 # {benchmark family: seconds}
+    families_wall: bool = True     # wall seconds the study timed (False: asv's durations)
 
 
 @dataclass
@@ -117,6 +118,10 @@ class MachineReport:
     reference: str = grid.REFERENCE
     primary_dtype: str = grid.DTYPES[0]
     min_samples: int = 3
+    # Whether the step times come from per-process samples (lrperf.samples):
+    # then every interval is the range of the process medians and every
+    # "significant" the rank test across them.
+    by_process: bool = False
     noise_iqr_share: float = 0.5
     # Facets: what the text and the figures show.
     primary: pd.DataFrame = None     # steps of the primary dtype
@@ -157,3 +162,26 @@ class MachineReport:
     @property
     def single_ceiling(self):
         return not self.ceiling.empty and self.ceiling["nbytes"].isna().all()
+
+
+def interval_name(report):
+    """What a time's interval is, in words, for the renderers."""
+    return ("range of the per-process medians" if report.by_process else "99% interval")
+
+
+def significance_rule(report):
+    """When a ratio is called significant, in words."""
+    if report.by_process:
+        from ..samples import ALPHA
+        return f"a rank test across the per-process medians gives p < {ALPHA:g}"
+    return "the two 99% intervals do not overlap (asv compare's rule)"
+
+
+def sample_need(report):
+    """What a time needs to be confirmed, in words."""
+    if report.by_process:
+        from ..samples import MIN_PROCESSES, SAMPLES_PER_PROCESS
+        return (f"{MIN_PROCESSES} processes of {SAMPLES_PER_PROCESS} samples, recorded "
+                "(`asv run --record-samples`)")
+    return f"at least {report.min_samples} samples and a finite 99% interval"
+

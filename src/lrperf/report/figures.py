@@ -21,7 +21,7 @@ from matplotlib.ticker import (EngFormatter, FormatStrFormatter, LogLocator,  # 
                                NullFormatter)
 
 from .. import grid  # noqa: E402
-from .facets import held  # noqa: E402
+from .facets import held, interval_name  # noqa: E402
 from .units import shape_text, threads_text  # noqa: E402
 
 MARKERS = "osD^v<>Ph*X"
@@ -201,7 +201,7 @@ def draw_time(report):
                                  lo="ci_low", hi="ci_high", hollow="hollow")
         _size_axis(ax, f"size of X ({_family_note(report)})")
         _seconds_axis(ax)
-        ax.set_ylabel("time per step (band: 99% interval)")
+        ax.set_ylabel(f"time per step (band: {interval_name(report)})")
         ax.set_title(f"layout {layout}, {threads_text(threads)}", fontsize=10)
     _legend(fig)
     return fig
@@ -229,8 +229,8 @@ def draw_speedup(report):
         ax.set_ylabel(f"speed-up over {report.reference}")
         ax.set_title(f"layout {layout}, {threads_text(threads)}", fontsize=10)
     _legend(fig)
-    fig.suptitle(f"against {report.reference}, the strategies that compete with it; band: 99% "
-                 "interval; hollow: not significant", fontsize=10)
+    fig.suptitle(f"against {report.reference}, the strategies that compete with it; band: "
+                 f"from the {interval_name(report)}; hollow: not significant", fontsize=10)
     return fig
 
 
@@ -326,8 +326,8 @@ def draw_scaling(report):
         top = sel.loc[sel["strategy"].isin(shown), "efficiency"].max()
         ax.set_ylim(0, max(1.3, 1.1 * top) if np.isfinite(top) else 1.3)  # superlinear shows
         ax.set_ylabel(f"parallel efficiency: (t{one} / t{most}) / {most / one:g}")
-        ax.set_title(f"layout {layout}; band: 99% interval; hollow: noisy or unconfirmed",
-                     fontsize=10)
+        ax.set_title(f"layout {layout}; band: from the {interval_name(report)}; hollow: noisy "
+                     "or unconfirmed", fontsize=10)
     _legend(fig)
     return fig
 

@@ -4,7 +4,7 @@ import math
 
 from .. import grid
 from ..escape import md
-from .facets import held
+from .facets import held, interval_name, sample_need
 from .units import human_bytes as hb
 from .units import human_seconds as hs
 from .units import shape_text, threads_text, where_text
@@ -213,12 +213,12 @@ def _noise(report):
         return []
     pts = "; ".join(
         f"{r.strategy} {where_text(r.layout, int(r.threads), r.dtype)} at {_at((r.n_x, r.m))} "
-        f"(median {hs(r.value)}, 99% interval {hs(r.ci_low)}–{hs(r.ci_high)})"
+        f"(median {hs(r.value)}, {interval_name(report)} {hs(r.ci_low)}–{hs(r.ci_high)})"
         for r in flagged.head(MAX_NOISY_LISTED).itertuples())
     more = (f"; and {len(flagged) - MAX_NOISY_LISTED} more (results.csv: ci_low, ci_high, "
             "q_25, q_75)" if len(flagged) > MAX_NOISY_LISTED else "")
-    return [f"- **Noisy points** ({len(flagged)} of {len(report.steps)}; asv's 99% interval "
-            f"wider than the median, or quartiles more than {100 * report.noise_iqr_share:.0f}% "
+    return [f"- **Noisy points** ({len(flagged)} of {len(report.steps)}; the "
+            f"{interval_name(report)} wider than the median, or quartiles more than {100 * report.noise_iqr_share:.0f}% "
             f"of it apart; widest first): {pts}{more}. Their ratios above are less certain. "
             f"{_remeasured(report.remeasured)} Measure again (`lrperf study --replace`) on a "
             "quieter machine."]
@@ -241,8 +241,7 @@ def _unconfirmed(report):
     if not report.unconfirmed:
         return []
     return [f"- **Unconfirmed** ({report.unconfirmed} of {len(report.steps)} step points): "
-            f"fewer than {report.min_samples} samples or no finite 99% interval (asv --quick "
-            "takes one). Their times are in the table and results.csv; no speed-up of them "
+            f"without {sample_need(report)} (asv --quick takes one sample). Their times are in the table and results.csv; no speed-up of them "
             "is called significant, and the first screen leaves them out."]
 
 

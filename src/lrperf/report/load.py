@@ -18,9 +18,10 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from .. import grid
+from .. import grid, samples
 # The sidecar is the results format's: the study writes it.
 from ..results_format import SIDECAR_SUFFIX, sidecar_path, write_sidecar  # noqa: F401
 
@@ -30,7 +31,7 @@ AXIS_DEFAULTS = {"dtype": "float64"}
 INT_AXES = ("n_x", "m", "threads", "nbytes")
 COLUMNS = ["machine", "commit", "date", "environment", "benchmark", "type", *GRID_PARAMS,
            "nbytes", "params", "value", "unit", "ci_low", "ci_high", "q_25", "q_75", "repeat",
-           "status", "renamed_from", "file"]
+           "processes", "process_medians", "status", "renamed_from", "file"]
 # A full study's result file is a few MB; anything far beyond is not one, and
 # is not read whole.
 MAX_FILE_BYTES = 64 << 20
@@ -214,6 +215,7 @@ def _rows_of_file(path, machine_name, benchmarks, renames, durations=None):
         param_names, unit, kind, renamed = _describe(name, params, benchmarks, renames, present)
         values = res.get_result_value(name, params)
         stats = res.get_result_stats(name, params)
+        recorded = res.get_result_samples(name, params) if kind == "time" else None
         if not isinstance(values, list):  # asv gives a list, one per point
             values = [values]
         points = list(_product(params))
@@ -221,7 +223,10 @@ def _rows_of_file(path, machine_name, benchmarks, renames, durations=None):
             _warn(f"{path}: {name} has {len(values)} values for {len(points)} "
                   "parameter combinations: skipped")
             continue
-        for point, value, st in zip(points, values, stats or [None] * len(points)):
+        recorded = recorded if isinstance(recorded, list) and len(recorded) == len(points) \
+            else [None] * len(points)
+        for point, value, st, got in zip(points, values, stats or [None] * len(points),
+                                         recorded):
             named = dict(zip(param_names, (_param_value(p) for p in point)))
             try:
                 axes = _grid_values(named, path, name)
@@ -242,7 +247,7 @@ def _rows_of_file(path, machine_name, benchmarks, renames, durations=None):
                 _warn(f"{path}: {name} has a non-numeric value {value!r}: point skipped")
                 continue
             st = st if isinstance(st, dict) else {}
-            rows.append({
+            row = {
                 **base, "benchmark": renamed or name, "type": kind, **axes,
                 "params": json.dumps(named, sort_keys=True, default=str),
                 "value": _finite(value), "unit": unit,
@@ -250,8 +255,31 @@ def _rows_of_file(path, machine_name, benchmarks, renames, durations=None):
                 "q_25": _finite(st.get("q_25")), "q_75": _finite(st.get("q_75")),
                 "repeat": _finite(st.get("repeat")), "status": status,
                 "renamed_from": name if renamed else None,
-            })
+                "processes": math.nan, "process_medians": None,
+            }
+            if status == "ok":
+                row.update(_by_process(got))
+            rows.append(row)
     return rows
+
+
+def _by_process(got):
+    """The point's number and interval from its processes (``lrperf.samples``), when
+    its samples were recorded and split into enough of them: the median of the
+    per-process medians, their range as the interval, the quartiles of those
+    medians.  {} otherwise: asv's own statistics stay, and the point stands on
+    them alone (``points.confirmed``)."""
+    if not isinstance(got, list):
+        return {}
+    meds = samples.per_process(got)
+    found = samples.interval(got)
+    if found is None:
+        return {"processes": float(len(meds))} if meds else {}
+    median, low, high, _ = found
+    q25, q75 = np.percentile(meds, [25, 75])
+    return {"value": median, "ci_low": low, "ci_high": high, "q_25": float(q25),
+            "q_75": float(q75), "repeat": float(len(got)), "processes": float(len(meds)),
+            "process_medians": tuple(meds)}
 
 
 def _impossible(value, kind):

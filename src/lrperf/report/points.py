@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .. import grid
+from .. import grid, samples
 
 # The noise rule is the results format's: the study re-measures by it too.
 from ..results_format import NOISE_CI_SHARE, NOISE_IQR_SHARE, noise_score  # noqa: F401
@@ -53,21 +53,45 @@ def noisy(rows):
 
 
 def confirmed(rows, min_samples=MIN_SAMPLES):
-    """True where a time has at least ``min_samples`` samples and a finite 99% interval."""
+    """True where a time is backed by enough samples for its interval.
+
+    Where its samples were recorded by process (``processes``, from
+    ``load``): at least ``samples.MIN_PROCESSES`` processes of them, the
+    unit a claim needs (``lrperf.samples``).  Where results carry no samples
+    (an ``asv run`` without ``--record-samples``): at least ``min_samples``
+    samples and a finite 99% interval, asv's own.
+    """
     lo, hi = rows["ci_low"].astype(float), rows["ci_high"].astype(float)
     n = rows["repeat"].astype(float).fillna(0)
-    return (n >= min_samples) & np.isfinite(lo) & np.isfinite(hi)
+    legacy = (n >= min_samples) & np.isfinite(lo) & np.isfinite(hi)
+    if "processes" not in rows:
+        return legacy
+    procs = rows["processes"].astype(float)
+    return pd.Series(np.where(procs.notna(), procs.fillna(0) >= samples.MIN_PROCESSES,
+                              legacy), index=rows.index, dtype=bool)
 
 
-def ratio_interval(num, num_lo, num_hi, den, den_lo, den_hi):
-    """num/den with its interval from the two 99% intervals, and its verdict:
-    significant when the interval excludes 1 (the intervals do not overlap, asv
-    compare's rule); None where an interval is missing."""
+def _medians(meds):
+    return meds if isinstance(meds, tuple) and len(meds) >= samples.MIN_PROCESSES else None
+
+
+def ratio_interval(num, num_lo, num_hi, den, den_lo, den_hi, num_meds=None, den_meds=None):
+    """num/den with its interval and its verdict (None where an interval is missing).
+
+    With both sides' per-process medians (``num_meds``, ``den_meds``): the
+    interval from the ranges of those medians, and significant when the rank
+    test across them gives p < ``samples.ALPHA``, the test ``lrperf compare``
+    uses.  Without them: from the two 99% intervals, significant when those
+    do not overlap (asv compare's rule).
+    """
     ratio = num / den
     bounds = [float(x) for x in (num_lo, num_hi, den_lo, den_hi)]
     if not all(math.isfinite(x) for x in bounds) or bounds[2] <= 0:
         return ratio, math.nan, math.nan, None
     lo, hi = bounds[0] / bounds[3], bounds[1] / bounds[2]
+    a, b = _medians(num_meds), _medians(den_meds)
+    if a is not None and b is not None:
+        return ratio, lo, hi, bool(samples.rank_test(a, b) < samples.ALPHA)
     return ratio, lo, hi, bool(lo > 1 or hi < 1)
 
 

@@ -24,13 +24,17 @@ def speedup_facet(steps, base):
     ref = steps[steps["strategy"] == base]
     if ref.empty:
         return pd.DataFrame(columns=cols)
+    steps = with_medians(steps)
+    ref = steps[steps["strategy"] == base]
     other = steps[steps["strategy"] != base]
-    both = other.merge(ref[[*KEYS, "value", "ci_low", "ci_high", "confirmed", "repeat"]],
+    both = other.merge(ref[[*KEYS, "value", "ci_low", "ci_high", "confirmed", "repeat",
+                            "process_medians"]],
                        on=KEYS, suffixes=("", "_base"))
     out = []
     for r in both.itertuples():
         ratio, lo, hi, sig = ratio_interval(r.value_base, r.ci_low_base, r.ci_high_base,
-                                            r.value, r.ci_low, r.ci_high)
+                                            r.value, r.ci_low, r.ci_high,
+                                            r.process_medians_base, r.process_medians)
         conf = bool(r.confirmed and r.confirmed_base)
         out.append({"base": base, "layout": r.layout, "threads": int(r.threads),
                     "dtype": r.dtype, "n_x": int(r.n_x), "m": int(r.m), "size": r.size,
@@ -39,6 +43,13 @@ def speedup_facet(steps, base):
                     "confirmed": conf,
                     "samples": int(np.nan_to_num(min(r.repeat, r.repeat_base)))})
     return pd.DataFrame(out, columns=cols)
+
+
+def with_medians(rows):
+    """``rows`` with a ``process_medians`` column (None where results carry none)."""
+    if "process_medians" in rows:
+        return rows
+    return rows.assign(process_medians=[None] * len(rows))
 
 
 def winner_facet(primary, speedups, reference):
@@ -66,7 +77,9 @@ def winner_facet(primary, speedups, reference):
             if runner is not None:
                 conf = bool(best["confirmed"] and runner["confirmed"])
                 verdict = ratio_interval(runner["value"], runner["ci_low"], runner["ci_high"],
-                                         best["value"], best["ci_low"], best["ci_high"])[3]
+                                         best["value"], best["ci_low"], best["ci_high"],
+                                         runner.get("process_medians"),
+                                         best.get("process_medians"))[3]
                 row.update(significant=verdict if conf else None, confirmed=conf,
                            samples=int(np.nan_to_num(min(best["repeat"], runner["repeat"]))))
         elif over is not None and key in over.index:

@@ -6,6 +6,7 @@ from .. import grid
 from ..escape import md, md_code, one_line
 from ..machine import cpu_name
 from .answer import answer
+from .facets import sample_need, significance_rule
 from .units import duration_text, shape_text, threads_text
 from .units import human_bytes as hb
 from .units import human_seconds as hs
@@ -102,10 +103,12 @@ def cost_lines(report):
     spent = []
     if c.wall_s is not None:
         phases = ", ".join(f"{k} {duration_text(v)}" for k, v in c.phases.items())
-        spent.append(f"The study took {duration_text(c.wall_s)}"
+        spent.append(f"The study took {duration_text(c.wall_s)} before its report"
                      + (f" ({phases})" if phases else ""))
     if c.families:
-        spent.append("asv's time per benchmark family: " + ", ".join(
+        what = ("wall time per benchmark family (process start-up and setup included)"
+                if c.families_wall else "asv's time per benchmark family (one round each)")
+        spent.append(f"{what}: " + ", ".join(
             f"{k} {duration_text(v)}" for k, v in c.families.items()))
     if not spent:
         spent.append("The study's wall time is not recorded in these results")
@@ -143,11 +146,14 @@ def readme(report, figures, results_label):
               "lrperf study            # run the suite on this checkout, then this report",
               f"lrperf report --results {shlex.quote(one_line(results_label))}",
               "```", "",
-              "Timings are asv medians of one call; speedups are ratios of medians measured "
+              (("Timings are the median of a point's per-process medians (each step point "
+                "timed in several processes, lrperf.samples), with the range of those medians "
+                "as its interval; ") if report.by_process else
+               "Timings are asv medians of one call; ")
+              + "speedups are ratios of medians measured "
               "in the same run at equal thread counts (Numba and BLAS threads set together). "
-              "\"Significant\": the ratio's interval, from the two 99% intervals, excludes 1 "
-              "(the intervals do not overlap, asv compare's rule); a time with fewer than "
-              f"{report.min_samples} samples is unconfirmed and never called significant. "
+              f"\"Significant\": {significance_rule(report)}; a time without "
+              f"{sample_need(report)} is unconfirmed and never called significant. "
               "Bandwidth and shares count the bytes each strategy reads per step (X times "
               "its passes over X) over the same median as the table; the suite's separate "
               "`track_bandwidth` measurement is not used. "

@@ -2,7 +2,8 @@
 selects and shares.
 
 Skipped points are counted by reason, by the rules of benchmarks/common.py
-and the registry; seconds per benchmark are asv's own (all rounds).
+and the registry; seconds per benchmark family come from the progress file
+(``results_format.family_seconds``).
 """
 import ast
 import contextlib
@@ -16,7 +17,9 @@ from ..grid import GRIDS
 
 # The "study" entry of the sidecar: what the run did and what it cost.
 # 2: seconds per phase, per benchmark family, skipped points by reason.
-RUN_INFO_FORMAT = 2
+# 3: families are wall seconds from the progress file (2 held asv's durations,
+#    one round each); wall_s, the whole run before its report.
+RUN_INFO_FORMAT = 3
 
 
 def default_selection(grid):
@@ -60,12 +63,10 @@ def skip_reason(point):
 
 
 def run_accounting(stage, commit):
-    """{"families": {benchmark: asv's seconds, all rounds}, "skipped": {reason:
-    points}} of this
-    commit's result files in ``stage``."""
+    """{"skipped": {reason: points}} of this commit's result files in ``stage``."""
     from asv.results import Results
     from asv.util import UserError
-    families, skipped = {}, {}
+    skipped = {}
     for path in stage.glob(f"*/{commit[:8]}-*.json"):
         try:
             res = Results.load(str(path))
@@ -74,9 +75,6 @@ def run_accounting(stage, commit):
         names = json.loads((stage / "benchmarks.json").read_text()) if (
             stage / "benchmarks.json").is_file() else {}
         for name in res.get_all_result_keys():
-            duration = res.duration.get(name) if hasattr(res, "duration") else None
-            if isinstance(duration, (int, float)):
-                families[name] = round(duration, 1)
             params = res.get_result_params(name) or []
             values = res.get_result_value(name, params)
             values = values if isinstance(values, list) else [values]
@@ -89,4 +87,4 @@ def run_accounting(stage, commit):
                             named[axis] = ast.literal_eval(text)
                     reason = skip_reason(named)
                     skipped[reason] = skipped.get(reason, 0) + 1
-    return {"families": families, "skipped": skipped}
+    return {"skipped": skipped}

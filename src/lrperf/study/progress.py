@@ -60,6 +60,7 @@ class Progress:
         self.done_points = 0
         self.lines_at_done = 0
         self.points = (None, None)
+        self.families = {}   # {benchmark family: wall seconds}, once the pass ends
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._poller = threading.Thread(target=self._poll, daemon=True)

@@ -22,7 +22,7 @@ from pathlib import Path
 from .. import atomic
 from ..grid import GRIDS
 from ..paths import shown
-from ..results_format import PROGRESS_ENV
+from ..results_format import PROGRESS_ENV, family_seconds
 from . import accounting, config, remeasure as noise, store, supervise
 from .progress import Progress
 
@@ -89,6 +89,7 @@ class Passes:
             progress.code = supervise.run_supervised(
                 cmd, cwd=self.repo_root, env=dict(self.env, **{PROGRESS_ENV: str(points_file)}),
                 on_line=progress.feed)
+        progress.families = family_seconds(points_file, time.time())
         return progress
 
 
@@ -231,25 +232,35 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
     say = _sayer(stream)
     pre = preflight(repo_root, results_dir, grid, quick, replace, say)
     pre.kind_dir.mkdir(parents=True, exist_ok=True)
-    remeasure = remeasure and not quick
+    # A first look's points have their processes (lrperf.samples) and no time
+    # to spare; a second pass over asv's noise rule is for the full grid.
+    remeasure = remeasure and not quick and GRIDS[pre.grid].benchmarks is None
     with contextlib.ExitStack() as stack:
+        t_plan = time.perf_counter()
         passes, staged = plan(stack, pre, stream, show_stderr)
         planned = plan_numba_fused(pre.grid, say)
         t0 = time.perf_counter()
+        phases = {"plan": round(t0 - t_plan, 1)}
         progress = first_pass(pre, passes, staged, bench, say)
-        phases = {"suite": round(time.perf_counter() - t0, 1)}
+        phases["suite"] = round(time.perf_counter() - t0, 1)
         t1 = time.perf_counter()
         second, remeasured = remeasure_pass(pre, passes, say) if remeasure else (None, (0, 0))
         if remeasure:
             phases["remeasure"] = round(time.perf_counter() - t1, 1)
+        families = dict(progress.families)
+        for family, s in (getattr(second, "families", None) or {}).items():
+            families[family] = families.get(family, 0.0) + s
         commit(pre, passes.stage, {
             "format": accounting.RUN_INFO_FORMAT,
             "remeasured": None if not remeasure else {
                 "points": remeasured[0], "still_noisy": remeasured[1],
                 "max": noise.REMEASURE_MAX},
-            "seconds": phases, "selection": passes.selection, "numba_fused_plan": planned,
-            **accounting.run_accounting(passes.stage, pre.commit)})
-        seconds = time.perf_counter() - t0
+            "seconds": phases, "wall_s": round(time.perf_counter() - t_plan, 1),
+            "selection": passes.selection, "numba_fused_plan": planned,
+            **accounting.run_accounting(passes.stage, pre.commit),
+            "families": {k: round(v, 1) for k, v in sorted(families.items(),
+                                                           key=lambda kv: -kv[1])}})
+        seconds = time.perf_counter() - t_plan
     if progress.code != 0:
         say(f"warning: asv run exited with status {progress.code}: {progress.failed} "
             f"benchmark(s) failed (see {shown(pre.log_path)}); the others are saved")
