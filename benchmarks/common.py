@@ -43,6 +43,23 @@ def _load_serial_numba():
 
 _load_serial_numba()
 
+
+def _import_before_fork():
+    """Import here, once, what every point process would import again: the
+    libraries strategies name as safe to import before a fork (jax takes about
+    1.4 s a process), and the CPU facts numba_fused plans by."""
+    import importlib
+
+    from lrperf import machine
+    machine.cpu_facts()
+    for s in lrperf.STRATEGIES.values():
+        if s.available:
+            for name in getattr(s, "imports", ()):
+                importlib.import_module(name)
+
+
+_import_before_fork()
+
 # Where `lrperf study` counts points: one line per point process.
 PROGRESS_ENV = results_format.PROGRESS_ENV
 _announced = False

@@ -39,6 +39,9 @@ class Step(_Grid):
     # so the recorded samples (--record-samples) split back into processes.
     time_propagate.rounds = PROCESSES
     time_propagate.repeat = SAMPLES_PER_PROCESS
+    # A sample of at least 2.5 ms (asv's default: 10 ms) is still hundreds of
+    # calls at the smallest points, and the grid's processes cost a quarter.
+    time_propagate.sample_time = 0.0025
 
     def peakmem_propagate(self, strategy, n_x, m, layout, dtype, threads):
         p = self.p

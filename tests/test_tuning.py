@@ -377,6 +377,9 @@ def test_two_cpus_of_one_name_do_not_share_wisdom():
 
 def test_cpu_facts_name_family_model_and_stepping(monkeypatch):
     import cpuinfo
+
+    from lrperf import machine
+    monkeypatch.setattr(machine, "proc_cpuinfo", lambda: {})  # not Linux: py-cpuinfo
     monkeypatch.setattr(cpuinfo, "get_cpu_info", lambda: {
         "brand_raw": "Intel(R) Xeon(R) Processor", "vendor_id_raw": "GenuineIntel",
         "family": 6, "model": 207, "stepping": 2, "flags": ["avx2", "avx512f"]})
@@ -400,3 +403,22 @@ def test_tune_command_plans_the_shapes_and_shows_them(fresh, capsys, monkeypatch
     with pytest.raises(SystemExit) as stop:  # argparse's own usage error
         main(["tune", "--shapes", "0x4"])
     assert stop.value.code == 2 and "N_XxM" in capsys.readouterr().err
+
+
+def test_the_cpu_is_read_from_proc_cpuinfo_as_py_cpuinfo_names_it():
+    from lrperf.machine import proc_cpuinfo
+    intel = ("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
+             "model name\t: Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz\nstepping\t: 4\n"
+             "cpu MHz\t\t: 2394.374\nflags\t\t: fpu avx2 fma avx512f\n\n"
+             "processor\t: 1\nmodel name\t: another\n")
+    got = proc_cpuinfo(intel)
+    assert got["brand_raw"] == "Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz"
+    assert (got["vendor_id_raw"], got["family"], got["model"], got["stepping"]) == (
+        "GenuineIntel", 6, 85, 4)
+    assert got["flags"] == ["avx2", "avx512f", "fma", "fpu"]
+    assert got["hz_advertised"] == (2_400_000_000, 0)
+    # No clock in the name (a VM's "AMD EPYC"): the kernel's MHz, as py-cpuinfo does.
+    amd = "vendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel name\t: AMD EPYC\ncpu MHz\t: 2596.132\n"
+    assert proc_cpuinfo(amd)["hz_advertised"] == (2_596_132_000, 0)
+    assert "model" not in proc_cpuinfo(amd)
+    assert proc_cpuinfo("") == {} and proc_cpuinfo("garbage\n\x00") == {}

@@ -7,6 +7,7 @@ as a share of, is measured in ``lrperf.ceiling`` (which reads the caches here).
 import functools
 import os
 import platform
+import re
 from pathlib import Path
 
 import numba as nb
@@ -54,15 +55,53 @@ def cache_sizes():
     return found
 
 
+_ADVERTISED = re.compile(r"@\s*([0-9.]+)\s*GHz", re.IGNORECASE)
+
+
+def proc_cpuinfo(text=None):
+    """py-cpuinfo's fields of the first CPU in Linux's /proc/cpuinfo (``text``, else
+    the file), or {} where there is no such file or it lacks a model.
+
+    py-cpuinfo takes about a second (it probes CPUID in a subprocess), which every
+    process that plans numba_fused would pay; the kernel has the same facts."""
+    if text is None:
+        try:
+            text = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return {}
+    fields = {}
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(key.strip(), value.strip())
+    if not fields.get("model name") and not fields.get("vendor_id"):
+        return {}
+    info = {"brand_raw": fields.get("model name", ""), "vendor_id_raw": fields.get("vendor_id", ""),
+            "flags": sorted(fields.get("flags", "").split()),
+            "arch_string_raw": platform.machine()}
+    for key, name in (("family", "cpu family"), ("model", "model"), ("stepping", "stepping")):
+        if fields.get(name, "").isdigit():
+            info[key] = int(fields[name])
+    ghz = _ADVERTISED.search(info["brand_raw"])
+    mhz = fields.get("cpu MHz", "")
+    if ghz:
+        info["hz_advertised"] = (int(float(ghz.group(1)) * 1e9), 0)
+    elif mhz.replace(".", "", 1).isdigit():  # as py-cpuinfo does without a brand clock
+        info["hz_advertised"] = (int(float(mhz) * 1e6), 0)
+    return info
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_facts():
     """CPU model (and vendor/family/model/stepping), SIMD flags that matter, caches,
     cores and advertised clock."""
-    try:
-        import cpuinfo
-        info = cpuinfo.get_cpu_info()
-    except Exception:  # py-cpuinfo missing or failing on an exotic platform
-        info = {}
+    info = proc_cpuinfo()
+    if not info:
+        try:
+            import cpuinfo
+            info = cpuinfo.get_cpu_info()
+        except Exception:  # py-cpuinfo missing or failing on an exotic platform
+            info = {}
     flags = set(info.get("flags", ()))
     caches = cache_sizes()
     if not caches:

@@ -80,6 +80,9 @@ class Strategy:
     chunked:     X may also be a chunked array (a Dask collection): the api checks
                  its shape and dtype from its metadata, never reads its data, and
                  ``prepare`` places it (a cluster's workers).
+    imports:     modules its first call imports, safe to import before a fork
+                 (no thread, no backend started): the suite imports them once
+                 before asv forks its point processes (jax: about 1.4 s each).
     """
     name: str
     step: Optional[Step]
@@ -98,6 +101,7 @@ class Strategy:
     peer: Optional[str] = None
     descend: Optional[Descend] = None
     chunked: bool = False
+    imports: Tuple[str, ...] = ()
 
     @property
     def available(self):

@@ -34,6 +34,7 @@ register(Strategy(
     name="jax_xla", step=jax_xla.step, order=60, parallel=True, prepare=jax_xla.prepare,
     unavailable=jax_xla.unavailable_reason(), module=jax_xla.__name__,
     fixed_pool=jax_xla.pool_cores, compiles_per_shape=True, peer="numba_fused",
+    imports=("jax",),
     passes=2,  # XLA's forward and backward dots (benchmarks/xla.py counts them)
     description="the cost differentiated by jax.value_and_grad, jitted by XLA (float64); "
                 "X is aliased when 64-byte aligned (jax_xla.aligned(X) once), else copied per call"))
