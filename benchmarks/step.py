@@ -1,5 +1,6 @@
 """The gradient step of every registered strategy over the size/layout/thread grid."""
 import statistics
+import time
 
 import lrperf
 from lrperf import grid, measure
@@ -26,22 +27,40 @@ class _Grid:
         self.p = point(strategy, n_x, m, layout, dtype, threads, self.max_call_s)
 
 
+# asv times one call of a benchmark per sample whenever the benchmark has a
+# setup (asv_runner 0.3: every timed call sees fresh setup state), so a 20 µs
+# step would be timed one call at a time: ten calls a process, the first of
+# them cold.  So a sample makes enough calls to last SAMPLE_S, and its clock
+# is perf_counter divided by that count: asv's samples stay seconds per call.
+SAMPLE_S = 0.002
+MAX_CALLS = 1000
+_calls = [1]
+
+
+def per_call_clock():
+    """perf_counter / the calls one sample of this process makes (``_calls``)."""
+    return time.perf_counter() / _calls[0]
+
+
 class Step(_Grid):
     """One ``propagate``: time, peak memory and achieved bandwidth."""
     repeat = (3, 20, 1.0)   # at least 3 samples, at most 20 or about 1 s
 
+    def setup(self, strategy, n_x, m, layout, dtype, threads):
+        super().setup(strategy, n_x, m, layout, dtype, threads)
+        _calls[0] = self.calls = self.p.calls_for(SAMPLE_S, 1, MAX_CALLS)
+
     def time_propagate(self, strategy, n_x, m, layout, dtype, threads):
         p = self.p
-        p.propagate(p.w, 0.0, p.X, p.Y)
+        for _ in range(self.calls):
+            p.propagate(p.w, 0.0, p.X, p.Y)
 
     # The process is the unit of evidence (lrperf.samples): PROCESSES processes
     # a point, interleaved by asv over the run, a fixed number of samples each,
     # so the recorded samples (--record-samples) split back into processes.
     time_propagate.rounds = PROCESSES
     time_propagate.repeat = SAMPLES_PER_PROCESS
-    # A sample of at least 2.5 ms (asv's default: 10 ms) is still hundreds of
-    # calls at the smallest points, and the grid's processes cost a quarter.
-    time_propagate.sample_time = 0.0025
+    time_propagate.timer = per_call_clock
 
     def peakmem_propagate(self, strategy, n_x, m, layout, dtype, threads):
         p = self.p
