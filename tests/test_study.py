@@ -71,6 +71,9 @@ class FakeAsv:
         self.calls = []
 
     def __call__(self, cmd, *, cwd, env, on_line):
+        if "--append-samples" in cmd:  # the step's further processes: asv merges them
+            self.appends = getattr(self, "appends", []) + [cmd]
+            return 0
         self.calls.append(cmd)
         config = json.loads(Path(cmd[cmd.index("--config") + 1]).read_text())
         results = Path(config["results_dir"])
@@ -169,7 +172,8 @@ def test_the_staged_copy_lets_asv_merge_into_earlier_results(tmp_path, home, fak
     def asv_sees(cmd, *, cwd, env, on_line):
         staged = Path(json.loads(Path(cmd[cmd.index("--config") + 1]).read_text())
                       ["results_dir"])
-        seen["files"] = sorted(str(p.relative_to(staged)) for p in staged.rglob("*.json"))
+        seen.setdefault("files", sorted(str(p.relative_to(staged))  # the first pass
+                                        for p in staged.rglob("*.json")))
         return FakeAsv(value=2.0)(cmd, cwd=cwd, env=env, on_line=on_line)
 
     study.supervise.run_supervised = asv_sees  # restored by the fake_asv fixture's monkeypatch
@@ -398,6 +402,9 @@ class NoisyAsv:
         self.calls = []
 
     def __call__(self, cmd, *, cwd, env, on_line):
+        if "--append-samples" in cmd:  # the step's further processes: asv merges them
+            self.appends = getattr(self, "appends", []) + [cmd]
+            return 0
         self.calls.append(cmd)
         results = Path(json.loads(Path(cmd[cmd.index("--config") + 1]).read_text())
                        ["results_dir"])
@@ -632,3 +639,23 @@ def test_a_grids_selection_picks_its_benchmarks_as_asv_matches_them():
                         regex=study.accounting.default_selection("tiny"))
     assert sorted(chosen) == sorted([grid.BENCH_STEP, grid.BENCH_XLA_DOTS])
     assert study.accounting.default_selection("full") is None
+
+
+def test_each_step_process_is_a_run_of_its_own_whose_samples_are_appended(tmp_path, home,
+                                                                           monkeypatch):
+    """The processes one forkserver forks agree with each other more than with the
+    next run's: the study times the step's processes in separate asv runs."""
+    fake = NoisyAsv({})
+    monkeypatch.setattr(study.supervise, "run_supervised", fake)
+    _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
+    from lrperf.samples import PROCESSES
+    first, = fake.calls
+    assert first[first.index("-a") + 1] == "rounds=1" and "--append-samples" not in first
+    assert len(fake.appends) == PROCESSES - 1
+    for cmd in fake.appends:
+        assert cmd[cmd.index("-a") + 1] == "rounds=1"
+        chosen = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--bench"]
+        assert chosen and all(re.match(r, STEP + "('numba', 12)") for r in chosen)
+        assert not any(re.match(r, "step.Optimize.time_optimize('numba')") for r in chosen)
+    shown = (tmp_path / "out.txt").read_text()
+    assert f"the step's process {PROCESSES} of {PROCESSES}" in shown

@@ -5,7 +5,9 @@
   given for);
 - plan: the results lock, the staging folder (earlier results of the commit
   copied in, for asv to merge into) and asv's command line;
-- first pass: the suite, or the ``bench`` selection;
+- first pass: the suite, or the ``bench`` selection, one process a point;
+- process passes: the step's other processes, one asv run each, their
+  samples appended (``process_passes``);
 - re-measure: a second asv pass over the step points the noise rule flags
   (at most ``remeasure.REMEASURE_MAX``, noisiest first), whose samples
   replace the first ones;
@@ -13,6 +15,7 @@
 """
 import contextlib
 import os
+import re
 import sys
 import tempfile
 import time
@@ -22,7 +25,8 @@ from pathlib import Path
 from .. import atomic
 from ..grid import GRIDS
 from ..paths import shown
-from ..results_format import PROGRESS_ENV, family_seconds
+from ..results_format import BENCH_STEP, PROGRESS_ENV, family_seconds
+from ..samples import PROCESSES
 from . import accounting, config, remeasure as noise, store, supervise
 from .progress import Progress
 
@@ -77,10 +81,11 @@ class Passes:
     repo_root: Path
     selection: object = None   # the first pass's --bench regexes (None: every benchmark)
 
-    def run(self, selection, points_name, title):
-        """One ``asv run`` (a ``--bench`` per regex of ``selection``) with its progress
-        shown; returns the Progress, asv's exit status as ``code``."""
-        cmd = list(self.base)
+    def run(self, selection, points_name, title, extra=()):
+        """One ``asv run`` (a ``--bench`` per regex of ``selection``, then ``extra``
+        arguments) with its progress shown; returns the Progress, asv's exit
+        status as ``code``."""
+        cmd = list(self.base) + list(extra)
         for regex in selection or ():
             cmd += ["--bench", regex]
         points_file = self.tmp / points_name
@@ -174,12 +179,34 @@ def first_pass(pre, passes, staged, bench, say):
         f"{', asv --quick' if pre.quick else ''}) on the working tree; "
         f"asv's output: {shown(pre.log_path)}")
     passes.selection = [bench] if bench else accounting.default_selection(pre.grid)
-    progress = passes.run(passes.selection, "points", "the suite")
+    progress = passes.run(passes.selection, "points", "the suite", ONE_PROCESS)
     # asv exits non-zero when some benchmark failed; the others are saved.
     if not store.written(passes.stage, staged):
         raise RuntimeError(f"asv run failed (exit status {progress.code}) and wrote no "
                            f"results; see {shown(pre.log_path)}")
     return progress
+
+
+# The step's processes come from separate asv runs, each with its own
+# forkserver: the processes one server forks share its heap, its addresses and
+# its hash seed, so they agree with each other more than with the next run's,
+# and a compare of two runs built on them cried wolf.  asv's own rounds stay
+# for a plain ``asv run`` (benchmarks/step.py).
+ONE_PROCESS = ("-a", "rounds=1")
+STEP_SELECTION = ["^" + re.escape(BENCH_STEP) + r"(\(|$)"]
+
+
+def process_passes(pre, passes, bench, say):
+    """Processes 2..PROCESSES of every step point, one ``asv run --append-samples``
+    each; returns their Progress records.  ``bench`` (a user's selection) is
+    repeated as it is."""
+    done = []
+    selection = [bench] if bench else STEP_SELECTION
+    for k in range(2, PROCESSES + 1):
+        say(f"the step's process {k} of {PROCESSES} (a new asv run, its own forkserver)")
+        done.append(passes.run(selection, f"points-p{k}", f"process {k} of {PROCESSES}",
+                               ONE_PROCESS + ("--append-samples",)))
+    return done
 
 
 def remeasure_pass(pre, passes, say):
@@ -242,14 +269,16 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
         t0 = time.perf_counter()
         phases = {"plan": round(t0 - t_plan, 1)}
         progress = first_pass(pre, passes, staged, bench, say)
+        more = process_passes(pre, passes, bench, say)
         phases["suite"] = round(time.perf_counter() - t0, 1)
         t1 = time.perf_counter()
         second, remeasured = remeasure_pass(pre, passes, say) if remeasure else (None, (0, 0))
         if remeasure:
             phases["remeasure"] = round(time.perf_counter() - t1, 1)
-        families = dict(progress.families)
-        for family, s in (getattr(second, "families", None) or {}).items():
-            families[family] = families.get(family, 0.0) + s
+        families = {}
+        for done in [progress, *more, second]:
+            for family, s in (getattr(done, "families", None) or {}).items():
+                families[family] = families.get(family, 0.0) + s
         commit(pre, passes.stage, {
             "format": accounting.RUN_INFO_FORMAT,
             "remeasured": None if not remeasure else {
@@ -264,6 +293,10 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
     if progress.code != 0:
         say(f"warning: asv run exited with status {progress.code}: {progress.failed} "
             f"benchmark(s) failed (see {shown(pre.log_path)}); the others are saved")
+    for k, done in enumerate(more, start=2):
+        if done.code != 0:
+            say(f"warning: the step's process {k} exited with status {done.code} (see "
+                f"{shown(pre.log_path)}); points it did not measure have fewer processes")
     if second is not None and second.code != 0:
         say(f"warning: the re-measure pass exited with status {second.code}; the first "
             "measurements of its points are kept where it wrote none")
