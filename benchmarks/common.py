@@ -6,6 +6,7 @@ timeraw_, peakmem_, mem_ or track_.
 import math
 import os
 import secrets
+import time
 
 import numpy as np
 
@@ -171,6 +172,9 @@ def _check(strategy, n_x, m, how, seconds, limit, bound):
             f"({how}), over the bound of {bound} s")
 
 
+# How long after its threads are set a point process waits before it is timed.
+SETTLE_S = 0.15
+
 # Where an array lands in memory changes a small point's time (cache sets,
 # 4K aliasing between X, w, Y and the outputs).  asv forks every process of a
 # run from one server, so the arrays of a point would land at the same
@@ -227,6 +231,7 @@ class Point:
                 f"{record.fixed_pool()} cores, fixed when its library starts; "
                 f"{threads}-thread points run in a pinned process in scripts/bench_jax.py")
         set_threads(threads)
+        threads_set = time.perf_counter()
         bound = max_call_s
         direct = n_x * m <= DIRECT_ELEMENTS
         if bound is not None and not direct:
@@ -252,6 +257,12 @@ class Point:
         if bound is not None:
             _check(strategy, n_x, m, "measured", self.call_s, bound, bound)
         self._check_equal_to_numpy()
+        # Setting the threads in a forked process starts OpenBLAS's pool anew, and
+        # its workers spin for 2**28 cycles (about 0.1 s) before they sleep: on 2
+        # cores they steal the timed thread's core, and a pure-Python step of
+        # 0.7 ms measured 0.7 to 3.3 ms by process.  The setup above runs during
+        # the spin; the rest of it is waited out here.
+        time.sleep(max(0.0, SETTLE_S - (time.perf_counter() - threads_set)))
         if threads > 1:
             # Wake this strategy's own pool before asv times it.
             self.propagate(self.w, 0.0, self.X, self.Y)

@@ -138,3 +138,46 @@ def test_too_few_samples_is_unconfirmed_not_a_finding():
 def test_verdict_checks_the_threshold():
     with pytest.raises(ValueError, match="threshold"):
         sm.verdict([1.0], [1.0], threshold=0.5)
+
+
+def test_a_run_that_ran_slower_as_a_whole_is_drift_not_changes():
+    """Run B of the same code on a machine 26% faster for its quarter of an hour
+    (seen on a 2-core VM): every point shifts.  Judged as measured, most points
+    "change"; the drift, measured from the two runs, takes it out."""
+    rng = np.random.default_rng(13)
+    times = np.geomspace(5e-5, 8e-3, 60)
+    pairs = [(run(rng, t), run(rng, 0.74 * t)) for t in times]
+    factor, points = sm.drift(pairs)
+    assert points == 60 and factor == pytest.approx(0.74, rel=0.05)
+    raw = sum(sm.verdict(a, b)[0] != "same" for a, b in pairs)
+    judged = sum(sm.verdict(a, b, drift=factor)[0] != "same" for a, b in pairs)
+    assert raw > 30 and judged <= 0.05 * len(pairs)
+
+
+def test_a_slowdown_of_one_strategy_survives_the_drift():
+    """One strategy of six planted 1.3x slower in B, B's machine 0.8x: the drift is
+    the machine's (the planted points are too few to move a median) and every
+    planted point is still found."""
+    rng = np.random.default_rng(17)
+    times = np.geomspace(1e-3, 8e-3, 12)
+    pairs, planted = [], []
+    for s in range(6):
+        for t in times:
+            pairs.append((run(rng, t), run(rng, 0.8 * t * (1.3 if s == 0 else 1.0))))
+            planted.append(s == 0)
+    factor, _ = sm.drift(pairs)
+    assert factor == pytest.approx(0.8, rel=0.05)
+    found = [sm.verdict(a, b, drift=factor)[0] for a, b in pairs]
+    hits = [v for v, p in zip(found, planted) if p]
+    assert hits.count("slower") / len(hits) >= 0.95
+    others = [v for v, p in zip(found, planted) if not p]
+    assert sum(v != "same" for v in others) <= 0.05 * len(others)
+
+
+def test_the_drift_needs_enough_points_and_is_checked():
+    rng = np.random.default_rng(19)
+    few = [(run(rng, 1e-3), run(rng, 2e-3)) for _ in range(sm.MIN_DRIFT_POINTS - 1)]
+    assert sm.drift(few) == (1.0, sm.MIN_DRIFT_POINTS - 1)
+    assert sm.drift([([1e-3], [2e-3])] * 20) == (1.0, 0)   # no processes: no drift
+    with pytest.raises(ValueError, match="drift must be a positive ratio, got 0"):
+        sm.verdict([1.0], [1.0], drift=0)

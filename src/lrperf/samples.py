@@ -19,6 +19,15 @@ number is the median of its per-process medians; two runs differ when
   of order), and
 - the ratio of the medians passes the threshold (1.1, as asv compare's).
 
+A run's processes still share its time: a shared or virtual machine runs
+faster or slower by tens of percent from one quarter of an hour to the next
+(two tiny-grid runs of one commit on a 2-core VM: every point 0.74x in the
+second).  No test on the points' own samples can see that, so a compare
+first measures it from the two runs themselves (``drift``: the median ratio
+over all their common points) and judges each point's ratio against it.  A
+change in one strategy moves few points and stays visible; a change of
+every point at once is reported as the drift, never as changes.
+
 Nothing here times anything: it reads sample lists.
 """
 import math
@@ -103,15 +112,39 @@ def rank_test(a, b):
     return min(1.0, 2 * tail / total)
 
 
+# The drift needs this many points both runs confirmed; with fewer it is 1.
+MIN_DRIFT_POINTS = 8
+
+
+def drift(pairs, per=SAMPLES_PER_PROCESS):
+    """(factor, points): how much slower run B ran than run A as a whole, the
+    geometric median of B/A over the ``pairs`` [(samples_a, samples_b)] that
+    both have the processes for; (1.0, n) with fewer than MIN_DRIFT_POINTS."""
+    logs = []
+    for a, b in pairs:
+        ma, mb = per_process(a or [], per), per_process(b or [], per)
+        if len(ma) >= MIN_PROCESSES and len(mb) >= MIN_PROCESSES:
+            ra, rb = statistics.median(ma), statistics.median(mb)
+            if ra > 0 and rb > 0:
+                logs.append(math.log(rb / ra))
+    if len(logs) < MIN_DRIFT_POINTS:
+        return 1.0, len(logs)
+    return math.exp(statistics.median(logs)), len(logs)
+
+
 def verdict(samples_a, samples_b, threshold=THRESHOLD, alpha=ALPHA,
-            per=SAMPLES_PER_PROCESS):
+            per=SAMPLES_PER_PROCESS, drift=1.0):
     """("slower" | "faster" | "same" | "unconfirmed", ratio B/A, p) for one point.
 
-    "unconfirmed": either side lacks ``MIN_PROCESSES`` processes; ratio is then
-    the ratio of the plain medians, p None.
+    ``drift`` (``drift()``'s factor) is divided out of B before the test and
+    the threshold: the ratio returned is B/A as measured.  "unconfirmed":
+    either side lacks ``MIN_PROCESSES`` processes; ratio is then the ratio of
+    the plain medians, p None.
     """
     if not (isinstance(threshold, (int, float)) and threshold >= 1):
         raise ValueError(f"threshold must be a ratio >= 1, got {threshold!r}")
+    if not (isinstance(drift, (int, float)) and math.isfinite(drift) and drift > 0):
+        raise ValueError(f"drift must be a positive ratio, got {drift!r}")
     ma, mb = per_process(samples_a, per), per_process(samples_b, per)
     if len(ma) < MIN_PROCESSES or len(mb) < MIN_PROCESSES:
         fa, fb = _finite(samples_a or []), _finite(samples_b or [])
@@ -119,9 +152,9 @@ def verdict(samples_a, samples_b, threshold=THRESHOLD, alpha=ALPHA,
                  if fa and fb and statistics.median(fa) > 0 else math.nan)
         return "unconfirmed", ratio, None
     ratio = statistics.median(mb) / statistics.median(ma)
-    p = rank_test(ma, mb)
-    if p < alpha and ratio > threshold:
+    p = rank_test(ma, [x / drift for x in mb])
+    if p < alpha and ratio / drift > threshold:
         return "slower", ratio, p
-    if p < alpha and ratio < 1 / threshold:
+    if p < alpha and ratio / drift < 1 / threshold:
         return "faster", ratio, p
     return "same", ratio, p

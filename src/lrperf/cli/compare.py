@@ -10,7 +10,9 @@ DESCRIPTION = (
     "Compare run B against run A point by point: the ratio of the step times and "
     "whether the change is significant: an exact rank test across the per-process "
     "medians (each point timed in several processes, samples recorded) at p < 0.05, "
-    "and a ratio beyond --threshold.  Runs without recorded samples are unconfirmed. "
+    "and a ratio beyond --threshold, after dividing out the drift: the median ratio "
+    "over all points, the machine's speed between the runs.  Runs without recorded "
+    "samples are unconfirmed. "
     "A run is a machine name (its newest commit), a commit hash prefix, a git "
     "revision (HEAD~1), or MACHINE:COMMIT.  Prints the table and writes a figure of "
     "the ratios.")
@@ -27,13 +29,16 @@ def add_arguments(p):
                    help="where the figure goes (default: reports/compare)")
     p.add_argument("--threshold", type=ratio, default=1.1, metavar="RATIO",
                    help="smallest ratio counted as a change (default: 1.1, as asv compare)")
+    p.add_argument("--no-drift", dest="drift", action="store_false",
+                   help="judge each point as measured, without dividing out the drift (the "
+                        "median ratio over all points: the machine's speed between the runs)")
 
 
 def run(args):
     from ..report.compare import compare
     with report_warnings():
         lines, figure = compare(args.results, args.a, args.b, out=args.out,
-                                threshold=args.threshold)
+                                threshold=args.threshold, judge_drift=args.drift)
     print("\n".join(lines))
     if figure:
         print(f"figure written: {figure}")

@@ -90,18 +90,20 @@ def _revision(spec):
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def _table(loaded, a, b, threshold):
+def _table(loaded, a, b, threshold, judge_drift=True):
     ra, rb = _select(loaded.frame, a), _select(loaded.frame, b)
     ra, rb = ra.assign(samples=_samples_of(ra)), rb.assign(samples=_samples_of(rb))
     cols = KEYS + ["value", "samples"]
     both = ra[cols].merge(rb[cols], on=KEYS, suffixes=("_a", "_b"))
     if both.empty:
         raise ValueError(f"runs {a!r} and {b!r} have no step point in common")
+    found = sm.drift(zip(both["samples_a"], both["samples_b"]))
+    factor = found[0] if judge_drift else 1.0
     verdicts, ratios, ps, shown_a, shown_b = [], [], [], [], []
     for r in both.itertuples():
         sa = r.samples_a if r.samples_a is not None else [r.value_a]
         sb = r.samples_b if r.samples_b is not None else [r.value_b]
-        verdict, ratio, p = sm.verdict(sa, sb, threshold)
+        verdict, ratio, p = sm.verdict(sa, sb, threshold, drift=factor)
         ia, ib = sm.interval(sa), sm.interval(sb)
         shown_a.append(ia[0] if ia else r.value_a)
         shown_b.append(ib[0] if ib else r.value_b)
@@ -111,7 +113,7 @@ def _table(loaded, a, b, threshold):
         ratios.append(ratio)
         ps.append(p)
     both = both.assign(verdict=verdicts, ratio=ratios, p=ps, shown_a=shown_a, shown_b=shown_b)
-    return ra, rb, both.sort_values(KEYS)
+    return ra, rb, both.sort_values(KEYS), (factor, found[1], found[0])
 
 
 def results_folders(start=None):
@@ -161,26 +163,45 @@ def folder_with(a, b, start=None):
                      f"{looked}); name one with --results")
 
 
-def compare(results_dir, a, b, out=None, threshold=1.1):
+def _drift_lines(factor, points, measured, threshold, judged):
+    if points < sm.MIN_DRIFT_POINTS:
+        return [f"drift: not measured ({points} points with processes in both runs, "
+                f"{sm.MIN_DRIFT_POINTS} needed); points judged as measured"]
+    if not judged:
+        return [f"drift: B ran {measured:.3g}x A over its {points} points (median); not "
+                "divided out (--no-drift)"]
+    lines = [f"drift: B ran {factor:.3g}x A over its {points} points (median), divided "
+             "out before each point is judged: the machine's speed between the runs, or a "
+             "change of every point at once, shows here and never as changes"]
+    if max(factor, 1 / factor) > threshold:
+        lines.append(f"the drift is beyond {threshold:g}x: if no machine state explains it, "
+                     "everything changed; measure side by side in one process "
+                     "(scripts/point_check.py), or compare with --no-drift")
+    return lines
+
+
+def compare(results_dir, a, b, out=None, threshold=1.1, judge_drift=True):
     """(lines of text, path of the figure or None) comparing run ``b`` against run ``a``."""
     if not (isinstance(threshold, (int, float)) and threshold >= 1):
         raise ValueError(f"threshold must be a ratio >= 1, got {threshold!r}")
     if results_dir is None:
         results_dir = folder_with(a, b)
     loaded = load(results_dir)
-    ra, rb, both = _table(loaded, a, b, threshold)
+    ra, rb, both, (factor, points, measured) = _table(loaded, a, b, threshold, judge_drift)
     name = lambda r: f"{r['machine'].iloc[0]}:{r['commit'].iloc[0][:8]}"  # noqa: E731
     lines = [f"results: {results_dir}",
              f"B = {name(rb)} over A = {name(ra)}: time ratio per step point "
-             f"(> 1: B slower). A change: beyond {threshold:g}x, and an exact rank test "
-             f"across the per-process medians at p < {sm.ALPHA:g} "
+             f"(> 1: B slower). A change: beyond {threshold:g}x after the drift, and an "
+             f"exact rank test across the per-process medians at p < {sm.ALPHA:g} "
              f"({sm.PROCESSES} processes of {sm.SAMPLES_PER_PROCESS} samples a point); "
              f"'unconfirmed': a run has fewer than {sm.MIN_PROCESSES} processes of samples "
-             "recorded, so no change can be claimed", "",
-             f"{'verdict':11} {'ratio':>8} {'p':>6} {'A':>10} {'B':>10}  point"]
+             "recorded, so no change can be claimed",
+             *_drift_lines(factor, points, measured, threshold, judge_drift), "",
+             f"{'verdict':11} {'ratio':>8} {'/drift':>7} {'p':>6} {'A':>10} {'B':>10}  point"]
     for r in both.itertuples():
         p = "-" if r.p is None or r.p != r.p else f"{r.p:.3f}"
-        lines.append(f"{r.verdict:11} {r.ratio:8.3f} {p:>6} {an.human_seconds(r.shown_a):>10} "
+        lines.append(f"{r.verdict:11} {r.ratio:8.3f} {r.ratio / factor:7.3f} {p:>6} "
+                     f"{an.human_seconds(r.shown_a):>10} "
                      f"{an.human_seconds(r.shown_b):>10}  {r.strategy} "
                      f"{an.shape_text(r.n_x, r.m)} {r.layout} {r.dtype} "
                      f"{an.threads_text(int(r.threads))}")
