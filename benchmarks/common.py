@@ -26,6 +26,8 @@ THREADS = grid.thread_counts()
 # machine and its load: LRPERF_BENCH_TIME_BOUND=off measures every point
 # (lrperf.environment.time_bounds).
 MAX_CALL_S, MAX_OPTIMIZE_CALL_S = environment.time_bounds()
+if MAX_CALL_S is not None and getattr(GRID, "max_call_s", None) is not None:
+    MAX_CALL_S = min(MAX_CALL_S, GRID.max_call_s)
 
 
 def _load_serial_numba():
@@ -173,7 +175,7 @@ def _check(strategy, n_x, m, how, seconds, limit, bound):
 
 
 # How long after its threads are set a point process waits before it is timed.
-SETTLE_S = 0.15
+SETTLE_S = 0.12
 
 # Where an array lands in memory changes a small point's time (cache sets,
 # 4K aliasing between X, w, Y and the outputs).  asv forks every process of a
