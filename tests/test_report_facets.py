@@ -112,8 +112,9 @@ def test_a_single_sample_is_unconfirmed_and_kept_out_of_the_first_screen():
     lines = answer.answer(report)
     assert len(lines) == 2 and not any("2.5×" in x for x in lines)
     assert lines[1] == ("- 2 of 2 shapes unconfirmed: their times have 1 sample (at least 3 samples "
-                        "and a finite 99% interval needed, e.g. not asv --quick); no speed-up is "
-                        "stated for them")
+                        "and a finite 99% interval needed: asv --quick takes one, and a point "
+                        "near the time bound may be skipped by some of its processes); no "
+                        "speed-up is stated for them")
     assert report.unconfirmed == 8
 
 

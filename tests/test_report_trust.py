@@ -33,7 +33,8 @@ def _edit(path, change):
 
 
 def _second_commit(results, factor=None, strategy=None, commit="b" * 40):
-    """A copy of the result file as a later commit; ``strategy``'s step times times ``factor``."""
+    """A copy of the result file as a later commit; ``strategy``'s step times (every
+    strategy's with None) times ``factor``."""
     src = _result_file(results)
     data = json.loads(src.read_text())
     data["commit_hash"] = commit
@@ -43,11 +44,11 @@ def _second_commit(results, factor=None, strategy=None, commit="b" * 40):
         row = dict(zip(cols, data["results"][STEP]))
         names = [s.strip("'") for s in row["params"][0]]
         per = len(row["result"]) // len(names)
-        k = names.index(strategy)
+        ks = range(len(names)) if strategy is None else [names.index(strategy)]
         for key in ("result", "stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75"):
             values = row.get(key)
             if values:
-                for i in range(k * per, (k + 1) * per):
+                for i in (i for k in ks for i in range(k * per, (k + 1) * per)):
                     if values[i] is not None:
                         values[i] *= factor
         data["results"][STEP] = [row.get(c) for c in cols]
@@ -302,15 +303,33 @@ def test_compare_marks_a_doubled_strategy_slower_and_nothing_else(results, tmp_p
     _record_samples(second, seed=2)
     assert cli.main(["compare", "a83eb0b1", "bbbbbbbb", "--results", str(results),
                      "--out", str(tmp_path / "cmp")]) == 0
-    rows = _compare_rows(capsys.readouterr().out)
-    assert rows
-    for verdict, ratio, p, *rest in rows:
+    text = capsys.readouterr().out
+    rows = _compare_rows(text)
+    assert rows and "drift: B ran" in text
+    for verdict, ratio, _judged, p, *rest in rows:
         if "numba_fused" in rest:
             assert float(ratio) == pytest.approx(2.0, rel=0.03)
             assert verdict == "slower" and float(p) < 0.05
         else:
             assert float(ratio) == pytest.approx(1.0, abs=0.03) and verdict == "same"
     assert list((tmp_path / "cmp").glob("compare-*.png"))
+
+
+def test_a_run_slower_everywhere_is_drift_unless_told_otherwise(results, tmp_path, capsys):
+    """Every strategy 1.5x: the machine's speed or a change of everything; the
+    compare says so once instead of marking every point, and --no-drift marks them."""
+    second = _second_commit(results, factor=1.5, strategy=None)
+    _record_samples(_result_file(results), seed=1)
+    _record_samples(second, seed=2)
+    args = ["compare", "a83eb0b1", "bbbbbbbb", "--results", str(results)]
+    assert cli.main(args) == 0
+    text = capsys.readouterr().out
+    assert "drift: B ran 1.5x A" in text and "the drift is beyond 1.1x" in text
+    assert all(r[0] == "same" for r in _compare_rows(text))
+    assert cli.main(args + ["--no-drift"]) == 0
+    text = capsys.readouterr().out
+    assert "not divided out (--no-drift)" in text
+    assert all(r[0] == "slower" for r in _compare_rows(text))
 
 
 def test_compare_without_recorded_samples_claims_no_change(results, tmp_path, capsys):

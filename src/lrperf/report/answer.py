@@ -60,8 +60,9 @@ def unconfirmed_line(report):
         return None
     fewest = int(weak["samples"].min())
     return (f"{len(weak)} of {len(cells)} shapes unconfirmed: their times have {fewest} "
-            f"sample{'' if fewest == 1 else 's'} ({sample_need(report)} needed, e.g. not "
-            "asv --quick); no speed-up is stated for them")
+            f"sample{'' if fewest == 1 else 's'} ({sample_need(report)} needed: asv --quick "
+            "takes one, and a point near the time bound may be skipped by some of its "
+            "processes); no speed-up is stated for them")
 
 
 def answer(report, markdown=True):

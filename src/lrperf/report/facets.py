@@ -181,7 +181,6 @@ def sample_need(report):
     """What a time needs to be confirmed, in words."""
     if report.by_process:
         from ..samples import MIN_PROCESSES, SAMPLES_PER_PROCESS
-        return (f"{MIN_PROCESSES} processes of {SAMPLES_PER_PROCESS} samples, recorded "
-                "(`asv run --record-samples`)")
+        return f"{MIN_PROCESSES} processes of {SAMPLES_PER_PROCESS} samples"
     return f"at least {report.min_samples} samples and a finite 99% interval"
 
