@@ -21,7 +21,7 @@ from matplotlib.ticker import (EngFormatter, FormatStrFormatter, LogLocator,  # 
                                NullFormatter)
 
 from .. import grid  # noqa: E402
-from .facets import held, interval_name  # noqa: E402
+from .facets import held, interval_name, sample_need  # noqa: E402
 from .units import shape_text, threads_text  # noqa: E402
 
 MARKERS = "osD^v<>Ph*X"
@@ -177,7 +177,7 @@ def draw_winner_map(report):
     handles += [Patch(facecolor="white", edgecolor="grey", hatch="//",
                       label="pale, hatched: not significant"),
                 Patch(facecolor="white", edgecolor="white",
-                      label=f"?: unconfirmed (< {report.min_samples} samples)"),
+                      label=f"?: unconfirmed (without {sample_need(report)})"),
                 Patch(facecolor="white", edgecolor="white",
                       label=f"label: speed-up over {report.reference}")]
     fig.legend(handles=handles, loc="outside right upper", fontsize=9)
