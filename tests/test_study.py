@@ -659,3 +659,18 @@ def test_each_step_process_is_a_run_of_its_own_whose_samples_are_appended(tmp_pa
         assert not any(re.match(r, "step.Optimize.time_optimize('numba')") for r in chosen)
     shown = (tmp_path / "out.txt").read_text()
     assert f"the step's process {PROCESSES} of {PROCESSES}" in shown
+
+
+def test_the_further_processes_time_the_step_points_of_a_selection_only():
+    """A user's --bench also picks other benchmarks (".": all of them); only its step
+    points need more processes."""
+    step = STEP + "('numba', 12)"
+    for bench, picked, left in ((".", [step], ["step.Optimize.time_optimize('numba')",
+                                               "first_call.FirstCall.timeraw_first_call(1)"]),
+                                (r"^step\.Step\.time_propagate\('numba'", [step],
+                                 [STEP + "('numpy', 12)"]),
+                                ("optimize", [], [step])):
+        regexes = study.run.step_selection(bench)
+        assert all(any(re.search(r, n) for r in regexes) for n in picked), bench
+        assert not any(re.search(r, n) for r in regexes for n in left), bench
+

@@ -28,7 +28,7 @@ from ..paths import shown
 from ..results_format import BENCH_STEP, PROGRESS_ENV, family_seconds
 from ..samples import PROCESSES
 from . import accounting, config, remeasure as noise, store, supervise
-from .progress import Progress
+from .progress import Progress, point_counts
 
 
 class StudyBusy(RuntimeError):
@@ -196,12 +196,23 @@ ONE_PROCESS = ("-a", "rounds=1")
 STEP_SELECTION = ["^" + re.escape(BENCH_STEP) + r"(\(|$)"]
 
 
+def step_selection(bench=None):
+    """asv ``--bench`` regexes of the step points of ``bench`` (a user's regex,
+    None: all of them): a lookahead that asks for both, as asv matches."""
+    if not bench:
+        return STEP_SELECTION
+    return [r"^(?=" + re.escape(BENCH_STEP) + r"(?:\(|$))(?=.*?(?:" + bench + "))"]
+
+
 def process_passes(pre, passes, bench, say):
-    """Processes 2..PROCESSES of every step point, one ``asv run --append-samples``
-    each; returns their Progress records.  ``bench`` (a user's selection) is
-    repeated as it is."""
+    """Processes 2..PROCESSES of every step point (of ``bench``'s selection), one
+    ``asv run --append-samples`` each; returns their Progress records."""
     done = []
-    selection = [bench] if bench else STEP_SELECTION
+    selection = step_selection(bench)
+    if pre.quick:
+        return done  # asv --quick: one sample a point, never a claim
+    if bench and not sum((point_counts(passes.stage, selection) or {}).values()):
+        return done  # the user's selection has no step point
     for k in range(2, PROCESSES + 1):
         say(f"the step's process {k} of {PROCESSES} (a new asv run, its own forkserver)")
         done.append(passes.run(selection, f"points-p{k}", f"process {k} of {PROCESSES}",
