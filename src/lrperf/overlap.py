@@ -29,4 +29,4 @@ def refuse_overlap(results, out, results_option="--results", out_option="--out")
     raise ValueError(
         f"{out_option} {str(out)!r} {how} {results_option} {str(results)!r}: the report "
         "would be written over the results it is made from; choose an output folder "
-        "outside the results (the default is lrperf-out/)")
+        "outside the results (the default is under reports/ in the checkout)")

@@ -180,7 +180,8 @@ def draw_winner_map(report):
                       label=f"?: unconfirmed (without {sample_need(report)})"),
                 Patch(facecolor="white", edgecolor="white",
                       label=f"label: speed-up over {report.reference}")]
-    fig.legend(handles=handles, loc="outside right upper", fontsize=9)
+    # Below the panels: on the right, a tall legend ran into the centred title.
+    fig.legend(handles=handles, loc="outside lower center", ncols=2, fontsize=9)
     fig.suptitle(f"fastest strategy per shape ({report.primary_dtype} X)", fontsize=11)
     return fig
 
