@@ -28,7 +28,12 @@ def default_selection(grid):
     asv matches a parametrized benchmark's regex against ``name(param, ...)``
     only, an unparametrized one against its name."""
     names = GRIDS[grid].benchmarks
-    return None if names is None else ["^" + re.escape(name) + r"(\(|$)" for name in names]
+    return None if names is None else benchmark_selection(names)
+
+
+def benchmark_selection(names):
+    """asv ``--bench`` regexes that select every point of the benchmarks ``names``."""
+    return ["^" + re.escape(name) + r"(\(|$)" for name in names]
 
 
 def shared_caches(tmp):

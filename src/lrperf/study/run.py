@@ -193,7 +193,7 @@ def first_pass(pre, passes, staged, bench, say):
 # and a compare of two runs built on them cried wolf.  asv's own rounds stay
 # for a plain ``asv run`` (benchmarks/step.py).
 ONE_PROCESS = ("-a", "rounds=1")
-STEP_SELECTION = ["^" + re.escape(BENCH_STEP) + r"(\(|$)"]
+STEP_SELECTION = accounting.benchmark_selection([BENCH_STEP])
 
 
 def step_selection(bench=None):
