@@ -4,7 +4,7 @@ What the machine *is* (CPU, SIMD flags, caches, versions) and what the tuner
 chose are not benchmarks: ``lrperf study`` writes them beside each result
 file (``lrperf.report.load.write_sidecar``).
 """
-from .common import THREADS, announce
+from .common import GRID, THREADS, announce
 
 from lrperf import grid
 
@@ -12,6 +12,16 @@ try:
     from lrperf.ceiling import ladder, probe_read
 except ImportError:  # a commit from before lrperf.ceiling existed
     ladder = probe_read = None
+
+
+def sizes():
+    """The working sets measured: the ladder, or up to the grid's largest X."""
+    if ladder is None:
+        return [1 << 28]
+    if getattr(GRID, "full_ladder", True):
+        return list(ladder())
+    from lrperf.ceiling import ladder_upto
+    return list(ladder_upto(grid.largest_x(GRID)))
 
 
 def setup(nbytes, threads):
@@ -29,7 +39,7 @@ def track_read_bandwidth(nbytes, threads):
     return probe_read(nbytes, threads, rounds=3, per_round=2)["gbs"]
 
 
-track_read_bandwidth.params = [list(ladder()) if ladder else [1 << 28], THREADS]
+track_read_bandwidth.params = [sizes(), THREADS]
 track_read_bandwidth.param_names = list(grid.READ_PARAMS)
 track_read_bandwidth.unit = "GB/s"
 track_read_bandwidth.timeout = 120

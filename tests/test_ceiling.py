@@ -42,6 +42,21 @@ def test_ladder_follows_the_caches_not_constants():
     assert ceiling.ladder(ZEN2)[:3] == (16 * KB, 64 * KB, 256 * KB)  # L1/2, midpoint, L2/2
 
 
+def test_a_first_look_ladder_stops_at_the_first_size_holding_its_largest_x():
+    # ZEN2: 16 KB (L1/2), 64 KB, 256 KB (L2/2), then the L3 levels up to 64 MB.
+    assert ceiling.ladder_upto(214 * KB, ZEN2) == (16 * KB, 64 * KB, 256 * KB)
+    assert ceiling.ladder_upto(256 * KB, ZEN2) == (16 * KB, 64 * KB, 256 * KB)
+    assert ceiling.ladder_upto(1, ZEN2) == (16 * KB,)
+    assert ceiling.ladder_upto(1 << 40, ZEN2) == ceiling.ladder(ZEN2)
+
+
+def test_only_the_first_look_grids_cut_the_ladder():
+    from lrperf import grid
+    assert grid.GRIDS["full"].full_ladder
+    assert not grid.GRIDS["tiny"].full_ladder and not grid.GRIDS["quick"].full_ladder
+    assert grid.largest_x(grid.GRIDS["tiny"]) == 128 * 209 * 8
+
+
 def test_ladder_without_cache_facts_still_has_two_points():
     sizes = ceiling.ladder({})
     assert len(sizes) >= 2 and sizes[-1] >= 4 * sizes[0]
@@ -200,5 +215,6 @@ def test_suite_benchmark_follows_the_grid_contract():
     name, names, params, unit = json.loads(out.stdout)
     assert f"hardware.{name}" == grid.BENCH_READ_BANDWIDTH
     assert names == list(grid.READ_PARAMS)
-    assert params == [list(ceiling.ladder()), grid.thread_counts()]
+    # The tiny grid is a first look: the ladder up to its largest X.
+    assert params == [list(ceiling.ladder_upto(128 * 209 * 8)), grid.thread_counts()]
     assert unit == "GB/s"

@@ -397,8 +397,9 @@ class NoisyAsv:
     ``first`` ({point name: stats}), and on a call with ``--bench`` merges new
     values for the points those regexes select, as asv's ``selected_idx`` does."""
 
-    def __init__(self, first, second=CALM, interrupt_second=False):
+    def __init__(self, first, second=CALM, interrupt_second=False, skipped=()):
         self.first, self.second, self.interrupt_second = first, second, interrupt_second
+        self.skipped = set(skipped)   # point names the first pass skips (no value)
         self.calls = []
 
     def __call__(self, cmd, *, cwd, env, on_line):
@@ -426,7 +427,8 @@ class NoisyAsv:
                 raise KeyboardInterrupt
         else:
             stats = [self.first.get(name, CALM) for name in points]
-            row = [[1.0] * 4, STEP_PARAMS, None, None, None,
+            row = [[None if name in self.skipped else 1.0 for name in points],
+                   STEP_PARAMS, None, None, None,
                    *([s[key] for s in stats] for key in ("ci_99_a", "ci_99_b", "q_25", "q_75"))]
         path.write_text(json.dumps({
             "commit_hash": HEAD, "env_name": "existing-py" + EXE.replace(os.sep, "_"),
@@ -645,7 +647,8 @@ def test_each_step_process_is_a_run_of_its_own_whose_samples_are_appended(tmp_pa
                                                                            monkeypatch):
     """The processes one forkserver forks agree with each other more than with the
     next run's: the study times the step's processes in separate asv runs."""
-    fake = NoisyAsv({})
+    points = [_name(p) for p in itertools.product(*STEP_PARAMS)]
+    fake = NoisyAsv({}, skipped=[points[1]])
     monkeypatch.setattr(study.supervise, "run_supervised", fake)
     _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
     from lrperf.samples import PROCESSES
@@ -655,8 +658,10 @@ def test_each_step_process_is_a_run_of_its_own_whose_samples_are_appended(tmp_pa
     for cmd in fake.appends:
         assert cmd[cmd.index("-a") + 1] == "rounds=1"
         chosen = [cmd[i + 1] for i, a in enumerate(cmd) if a == "--bench"]
-        assert chosen and all(re.match(r, STEP + "('numba', 12)") for r in chosen)
-        assert not any(re.match(r, "step.Optimize.time_optimize('numba')") for r in chosen)
+        # Exactly the points the first pass timed: the skipped one is not started again.
+        picked = [n for n in points if any(re.search(r, n) for r in chosen)]
+        assert picked == [n for n in points if n != points[1]]
+        assert not any(re.search(r, "step.Optimize.time_optimize('numba')") for r in chosen)
     shown = (tmp_path / "out.txt").read_text()
     assert f"the step's process {PROCESSES} of {PROCESSES}" in shown
 
@@ -674,3 +679,16 @@ def test_the_further_processes_time_the_step_points_of_a_selection_only():
         assert all(any(re.search(r, n) for r in regexes) for n in picked), bench
         assert not any(re.search(r, n) for r in regexes for n in left), bench
 
+
+
+def test_the_plan_time_before_the_suite_is_kept_when_the_machine_is_described(tmp_path):
+    """The sidecar's plan time is numba_fused's planning plus describing the machine
+    after the suite, never the second alone (a report once read "plan 0 s" for 25 s)."""
+    folder = tmp_path / MACHINE
+    folder.mkdir()
+    (folder / study.asv_result_name(MACHINE, HEAD)).write_text(json.dumps(_result_file(HEAD, 1.0)))
+    info = {"seconds": {"plan": 25.0, "suite": 100.0}}
+    study.store.make_portable(tmp_path, HEAD, info)
+    sidecar = json.loads((folder / PORTABLE.replace(".json", ".lrperf-machine.jsonl")).read_text())
+    assert 25.0 <= sidecar["study"]["seconds"]["plan"] < 60
+    assert sidecar["study"]["seconds"]["suite"] == 100.0

@@ -182,6 +182,15 @@ def ladder(caches=None):
     return tuple(sorted(points))
 
 
+def ladder_upto(nbytes, caches=None):
+    """``ladder()`` up to the first size of at least ``nbytes``: the levels a
+    working set of ``nbytes`` or less reaches, and the one above it (a share
+    reads the largest size not above its X, ``ceiling_at``)."""
+    sizes = ladder(caches)
+    reach = next((i + 1 for i, s in enumerate(sizes) if s >= nbytes), len(sizes))
+    return sizes[:reach]
+
+
 def level_of(nbytes, threads=1, caches=None):
     """Which level holds a working set of ``nbytes`` read by ``threads`` threads.
 

@@ -10,31 +10,43 @@ from ..results_format import BENCH_STEP, noise_score
 REMEASURE_MAX = 40
 
 
-def noisy_points(stage, commit):
-    """The step points of ``commit`` in ``stage`` that the noise rule flags,
-    noisiest first: [(benchmark, asv's param strings, score)]."""
+def _step_points(stage, commit):
+    """(asv's param strings, value, stats) of every step point of ``commit`` in ``stage``."""
     from asv.results import Results
     from asv.util import UserError
 
-    found = []
     for path in stage.glob(f"*/{commit[:8]}-*.json"):
         try:
             res = Results.load(str(path))
         except (UserError, OSError, ValueError, KeyError):
-            continue  # not one asv wrote in this run: nothing to re-measure there
+            continue  # not one asv wrote in this run: nothing to measure again there
         if BENCH_STEP not in res.get_all_result_keys():
             continue
         params = res.get_result_params(BENCH_STEP)
         values = res.get_result_value(BENCH_STEP, params)
         stats = res.get_result_stats(BENCH_STEP, params) or [None] * len(values)
         for point, value, st in zip(itertools.product(*params), values, stats):
-            if (not isinstance(value, (int, float)) or not math.isfinite(value)
-                    or not isinstance(st, dict)):
-                continue
-            spread = [st.get(k) for k in ("ci_99_a", "ci_99_b", "q_25", "q_75")]
-            score = float(noise_score(value, *(math.nan if x is None else x for x in spread)))
-            if score > 1:
-                found.append((BENCH_STEP, tuple(point), score))
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                yield tuple(point), value, st
+
+
+def measured_points(stage, commit):
+    """The step points of ``commit`` in ``stage`` that have a time (not skipped,
+    not failed): [(benchmark, asv's param strings, None)], as ``selection`` takes."""
+    return [(BENCH_STEP, point, None) for point, _, _ in _step_points(stage, commit)]
+
+
+def noisy_points(stage, commit):
+    """The step points of ``commit`` in ``stage`` that the noise rule flags,
+    noisiest first: [(benchmark, asv's param strings, score)]."""
+    found = []
+    for point, value, st in _step_points(stage, commit):
+        if not isinstance(st, dict):
+            continue
+        spread = [st.get(k) for k in ("ci_99_a", "ci_99_b", "q_25", "q_75")]
+        score = float(noise_score(value, *(math.nan if x is None else x for x in spread)))
+        if score > 1:
+            found.append((BENCH_STEP, point, score))
     found.sort(key=lambda f: -f[2])
     return found
 

@@ -28,7 +28,7 @@ from ..paths import shown
 from ..results_format import BENCH_STEP, PROGRESS_ENV, family_seconds
 from ..samples import PROCESSES
 from . import accounting, config, remeasure as noise, store, supervise
-from .progress import Progress, point_counts
+from .progress import Progress
 
 
 class StudyBusy(RuntimeError):
@@ -204,15 +204,26 @@ def step_selection(bench=None):
     return [r"^(?=" + re.escape(BENCH_STEP) + r"(?:\(|$))(?=.*?(?:" + bench + "))"]
 
 
+def process_selection(pre, passes, bench):
+    """asv ``--bench`` regexes of exactly the step points the first pass timed
+    (of ``bench``'s selection): a point it skipped or that failed would only be
+    skipped again, a process start and a setup each time."""
+    wanted = [re.compile(r) for r in step_selection(bench)]
+    picks = [p for p in noise.measured_points(passes.stage, pre.commit)
+             if any(r.search(f"{p[0]}({', '.join(p[1])})") for r in wanted)]
+    return noise.selection(picks)
+
+
 def process_passes(pre, passes, bench, say):
-    """Processes 2..PROCESSES of every step point (of ``bench``'s selection), one
-    ``asv run --append-samples`` each; returns their Progress records."""
+    """Processes 2..PROCESSES of every step point the first pass timed (of
+    ``bench``'s selection), one ``asv run --append-samples`` each; returns their
+    Progress records."""
     done = []
-    selection = step_selection(bench)
     if pre.quick:
         return done  # asv --quick: one sample a point, never a claim
-    if bench and not sum((point_counts(passes.stage, selection) or {}).values()):
-        return done  # the user's selection has no step point
+    selection = process_selection(pre, passes, bench)
+    if not selection:
+        return done  # no step point was timed: nothing to add processes to
     for k in range(2, PROCESSES + 1):
         say(f"the step's process {k} of {PROCESSES} (a new asv run, its own forkserver)")
         done.append(passes.run(selection, f"points-p{k}", f"process {k} of {PROCESSES}",
