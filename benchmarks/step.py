@@ -12,6 +12,11 @@ try:
     from lrperf.samples import PROCESSES, SAMPLES_PER_PROCESS
 except ImportError:  # a commit from before lrperf.samples: the same counts
     PROCESSES, SAMPLES_PER_PROCESS = 5, 10
+try:
+    from lrperf.measure import reference_seconds
+    from lrperf.results_format import record_reference
+except ImportError:  # a commit from before the reference workload
+    reference_seconds = record_reference = None
 
 
 class _Grid:
@@ -35,10 +40,14 @@ class _Grid:
 SAMPLE_S = 0.002
 MAX_CALLS = 1000
 _calls = [1]
+# This process's reference times (one per setup, and asv runs setup before
+# each sample), whether it took samples, and its token in the reference file.
+_process = {"references": [], "sampled": False, "token": None}
 
 
 def per_call_clock():
     """perf_counter / the calls one sample of this process makes (``_calls``)."""
+    _process["sampled"] = True
     return time.perf_counter() / _calls[0]
 
 
@@ -49,6 +58,21 @@ class Step(_Grid):
     def setup(self, strategy, n_x, m, layout, dtype, threads):
         super().setup(strategy, n_x, m, layout, dtype, threads)
         _calls[0] = self.calls = self.p.calls_for(SAMPLE_S, 1, MAX_CALLS)
+        if reference_seconds is not None:
+            # The machine's speed just before the sample (lrperf.results_format).
+            _process["references"].append(reference_seconds())
+
+    def teardown(self, strategy, n_x, m, layout, dtype, threads):
+        # asv runs teardown between samples too: each line holds all so far,
+        # and the study keeps a process's last.
+        refs = _process["references"]
+        if record_reference is None or not _process["sampled"] or not refs:
+            return
+        if _process["token"] is None:
+            import secrets
+            _process["token"] = secrets.token_hex(8)
+        record_reference([repr(v) for v in (strategy, n_x, m, layout, dtype, threads)],
+                         statistics.median(refs), process=_process["token"], count=len(refs))
 
     def time_propagate(self, strategy, n_x, m, layout, dtype, threads):
         p = self.p

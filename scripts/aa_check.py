@@ -11,7 +11,10 @@ machine would be one run), then compared with ``lrperf.report.compare``::
     lrperf study --grid tiny --results /tmp/a2 --out /tmp/r2
     python scripts/aa_check.py /tmp/a1/tiny /tmp/a2/tiny
 
-    # planted: a checkout whose python_loops step waits 0.3x its own time
+    # planted: a checkout whose python_loops step spins 0.3x its own time more,
+    # studied with its source first on asv's path (asv drops PYTHONPATH):
+    cd /tmp/planted && ASV_PYTHONPATH=$PWD/src PYTHONPATH=$PWD/src \
+        lrperf study --grid tiny --results /tmp/p --out /tmp/rp
     python scripts/aa_check.py /tmp/a1/tiny /tmp/p/tiny --strategy python_loops
 
 Prints the drift, the points marked, and for ``--strategy`` the share of its
@@ -63,22 +66,26 @@ def main(argv=None):
     parser.add_argument("--strategy", help="the strategy a slowdown was planted in")
     parser.add_argument("--min-ms", type=float, default=1.0,
                         help="count the planted strategy's points of at least this (run A)")
-    parser.add_argument("--no-drift", action="store_true", help="judge points as measured")
+    parser.add_argument("--no-drift", action="store_true", help="do not divide out the drift")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="judge each process as measured, without its reference time")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="lrperf-aa-") as tmp:
         a, b = merged(args.a, args.b, Path(tmp) / "results")
         lines, _ = compare(Path(tmp) / "results", a, b, out=None,
-                           judge_drift=not args.no_drift)
+                           judge_drift=not args.no_drift,
+                           judge_reference=not args.no_reference)
     rows = [line.split() for line in lines if line.split()[:1] and line.split()[0] in (
         "same", "slower", "faster", "unconfirmed")]
     print(f"CPU: {cpu_summary()}")
+    print(next(line for line in lines if line.startswith("reference")))
     print(next(line for line in lines if line.startswith("drift")))
     marked = [r for r in rows if r[0] in ("slower", "faster")]
     print(f"marked: {len(marked)} of {len(rows)} points ({100 * len(marked) / len(rows):.1f}%)")
     if args.strategy:
         def ms(text, unit):
             return float(text) * {"s": 1e3, "ms": 1.0, "µs": 1e-3, "ns": 1e-6}[unit]
-        # verdict ratio /drift p A unit B unit strategy ...
+        # verdict ratio judged p A unit B unit strategy ...
         mine = [r for r in rows if r[8] == args.strategy and ms(r[4], r[5]) >= args.min_ms]
         hits = [r for r in mine if r[0] == "slower"]
         others = [r for r in marked if r[8] != args.strategy]

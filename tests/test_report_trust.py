@@ -421,3 +421,57 @@ def test_compare_without_any_results_folder_says_where_it_looked(tmp_path, monke
     assert cli.main(["compare", "a83eb0b1", "bbbbbbbb"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no results folder holds both runs" in err[0]
+
+
+def _record_modes(path, seed, factor=1.0, strategy=None):
+    """Recorded samples whose processes each ran at one of two machine speeds 1.9x
+    apart (``strategy``'s times also x ``factor``), and each process's reference
+    time at its speed in the sidecar, as the study writes them."""
+    import itertools
+
+    import numpy as np
+
+    from lrperf import results_format as rf
+    from lrperf import samples as sm
+    rng = np.random.default_rng(seed)
+    data = json.loads(path.read_text())
+    cols = data["result_columns"]
+    row = dict(zip(cols, data["results"][STEP]))
+    recorded, points = [], []
+    for value, point in zip(row["result"], itertools.product(*row["params"])):
+        if value is None or value != value:
+            recorded.append(None)
+            continue
+        key = list(point) if len(point) == 6 else [*point[:4], "'float64'", point[4]]
+        f = factor if strategy is None or point[0] == repr(strategy) else 1.0
+        speeds = rng.choice([1.0, 1.9], size=sm.PROCESSES)
+        recorded.append([value * f * s * (1 + rng.normal(0, 0.005))
+                         for s in speeds for _ in range(sm.SAMPLES_PER_PROCESS)])
+        points.append([key, [3e-4 * s * (1 + rng.normal(0, 0.005)) for s in speeds]])
+    row["samples"] = recorded
+    data["results"][STEP] = [row.get(c) for c in cols]
+    path.write_text(json.dumps(data))
+    rf.write_sidecar(path, {"study": {"reference": {"workload": rf.REFERENCE_WORKLOAD,
+                                                    "points": points}}})
+
+
+def test_compare_finds_a_change_hidden_in_two_machine_speeds_through_the_references(
+        results, tmp_path, capsys):
+    second = _second_commit(results)
+    _record_modes(_result_file(results), seed=1)
+    _record_modes(second, seed=2, factor=1.3, strategy="numba_fused")
+    args = ["compare", "a83eb0b1", "bbbbbbbb", "--results", str(results)]
+    assert cli.main(args) == 0
+    text = capsys.readouterr().out
+    assert "reference: each process's samples divided by its own reference time" in text
+    rows = _compare_rows(text)
+    mine = [r for r in rows if "numba_fused" in r]
+    assert mine and all(r[0] == "slower" for r in mine)
+    assert all(float(r[2]) == pytest.approx(1.3, rel=0.05) for r in mine)
+    assert all(r[0] == "same" for r in rows if "numba_fused" not in r)
+    # Judged as measured, the same processes hide most of it in the spread.
+    assert cli.main(args + ["--no-reference"]) == 0
+    text = capsys.readouterr().out
+    assert "reference: not used (--no-reference)" in text
+    mine = [r for r in _compare_rows(text) if "numba_fused" in r]
+    assert sum(r[0] == "slower" for r in mine) < len(mine) / 2

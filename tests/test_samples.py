@@ -181,3 +181,35 @@ def test_the_drift_needs_enough_points_and_is_checked():
     assert sm.drift([([1e-3], [2e-3])] * 20) == (1.0, 0)   # no processes: no drift
     with pytest.raises(ValueError, match="drift must be a positive ratio, got 0"):
         sm.verdict([1.0], [1.0], drift=0)
+
+
+def test_each_process_is_brought_to_the_runs_usual_speed_by_its_own_reference():
+    per = 3
+    samples = [2.0, 2.0, 2.2, 4.0, 4.4, 4.0]   # process 2 ran at half speed
+    got = sm.at_reference_speed(samples, [1.0, 2.0], 1.5, per=per)
+    assert got == pytest.approx([3.0, 3.0, 3.3, 3.0, 3.3, 3.0])
+    # References that do not match the processes one to one leave the samples as measured.
+    for refs in (None, [], [1.0], [1.0, 2.0, 3.0], [1.0, 0.0], [1.0, math.nan]):
+        assert sm.at_reference_speed(samples, refs, 1.5, per=per) is samples
+    assert sm.at_reference_speed(samples, [1.0, 2.0], math.inf, per=per) is samples
+    assert sm.at_reference_speed(samples[:5], [1.0, 2.0], 1.0, per=per) == samples[:5]
+
+
+def test_a_change_hidden_in_two_machine_speeds_is_found_through_the_references():
+    """Processes land at one speed or the other (1.9x apart); a 1.3x change hides in
+    that spread, and the reference each process timed at its speed brings it out."""
+    rng = np.random.default_rng(7)
+    found_raw = found_ref = 0
+    for _ in range(40):
+        def run(factor):
+            speeds = rng.choice([1.0, 1.9], size=sm.PROCESSES)
+            samples = [1e-3 * factor * s * (1 + rng.normal(0, 0.01))
+                       for s in speeds for _ in range(sm.SAMPLES_PER_PROCESS)]
+            refs = [3e-4 * s * (1 + rng.normal(0, 0.01)) for s in speeds]
+            return samples, refs
+        (a, ra), (b, rb) = run(1.0), run(1.3)
+        found_raw += sm.verdict(a, b)[0] == "slower"
+        found_ref += sm.verdict(sm.at_reference_speed(a, ra, 3e-4),
+                                sm.at_reference_speed(b, rb, 3e-4))[0] == "slower"
+    assert found_ref == 40
+    assert found_raw < 30

@@ -692,3 +692,56 @@ def test_the_plan_time_before_the_suite_is_kept_when_the_machine_is_described(tm
     sidecar = json.loads((folder / PORTABLE.replace(".json", ".lrperf-machine.jsonl")).read_text())
     assert 25.0 <= sidecar["study"]["seconds"]["plan"] < 60
     assert sidecar["study"]["seconds"]["suite"] == 100.0
+
+
+def test_reference_lines_keep_each_process_last_in_the_order_processes_began(tmp_path):
+    from lrperf import results_format as rf
+    path = tmp_path / "refs"
+    env = {rf.REFERENCE_ENV: str(path)}
+    a, b = ["'numpy'", "16"], ["'numba'", "16"]
+    rf.record_reference(a, 1.0, process="p1", count=1, environ=env)
+    rf.record_reference(b, 5.0, process="p2", count=1, environ=env)
+    rf.record_reference(a, 2.0, process="p1", count=2, environ=env)
+    rf.record_reference(a, 3.0, process="p3", count=1, environ=env)
+    with open(path, "a", encoding="utf-8") as f:   # what no benchmark writes is left out
+        f.write("not json\n[1, 2]\n")
+        f.write(json.dumps({"point": a, "process": "p4", "count": 1, "s": -1.0}) + "\n")
+        f.write(json.dumps({"point": ["x" * 500], "process": "p5", "count": 1, "s": 1.0}) + "\n")
+        f.write(json.dumps({"point": a, "process": "p6", "count": True, "s": 1.0}) + "\n")
+        f.write(json.dumps({"point": [1], "process": "p7", "count": 1, "s": 1.0}) + "\n")
+    assert rf.read_references(path) == [(tuple(a), 2.0), (tuple(b), 5.0), (tuple(a), 3.0)]
+    assert rf.read_references(tmp_path / "missing") == []
+    rf.record_reference(a, 1.0, process="p", count=1, environ={})   # no file named: nothing
+    entry = rf.reference_entry([[(tuple(a), 1.0), (tuple(b), 5.0)], [(tuple(a), 2.0)]],
+                               again=[(tuple(b), 7.0), (tuple(b), 8.0)])
+    assert rf.references_of({"study": {"reference": entry}}) == {tuple(a): [1.0, 2.0],
+                                                                 tuple(b): [7.0, 8.0]}
+    other = dict(entry, workload="something else")
+    assert rf.references_of({"study": {"reference": other}}) == {}
+    damaged = dict(entry, points=[[a, [1.0, "x"]], "junk", [["y" * 500], [1.0]], [b, [2.0]]])
+    assert rf.references_of({"study": {"reference": damaged}}) == {tuple(b): [2.0]}
+    assert rf.references_of({"study": {"reference": dict(entry, points="x")}}) == {}
+    assert rf.references_of(None) == {} and rf.references_of({"study": 3}) == {}
+
+
+def test_the_sidecar_holds_each_step_points_references_in_pass_order(tmp_path, home,
+                                                                    monkeypatch):
+    from lrperf import results_format as rf
+    points = [p for p in itertools.product(*STEP_PARAMS)]
+    fake = NoisyAsv({})
+    passes = []
+
+    def with_references(cmd, *, cwd, env, on_line):
+        passes.append(cmd)
+        for k, point in enumerate(points):
+            rf.record_reference(list(point), float(len(passes)), process=f"{len(passes)}-{k}",
+                                count=1, environ=env)
+        return fake(cmd, cwd=cwd, env=env, on_line=on_line)
+
+    monkeypatch.setattr(study.supervise, "run_supervised", with_references)
+    run = _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
+    from lrperf.samples import PROCESSES
+    sidecar = json.loads((run.results_dir / MACHINE / PORTABLE.replace(
+        ".json", ".lrperf-machine.jsonl")).read_text())
+    refs = rf.references_of(sidecar)
+    assert refs == {tuple(p): [float(k) for k in range(1, PROCESSES + 1)] for p in points}

@@ -41,6 +41,21 @@ def timed(fn, clock=time.perf_counter):
     return clock() - t0
 
 
+# The reference workload's size: about 0.3-0.6 ms of interpreter work on the
+# machines seen so far, with no data to pull through the caches.
+REFERENCE_ITERATIONS = 10000
+
+
+def reference_seconds(iterations=REFERENCE_ITERATIONS, clock=time.perf_counter):
+    """Seconds of a fixed pure-Python float loop: how fast this machine runs right
+    now, in the process that asks (``results_format.REFERENCE_WORKLOAD``)."""
+    t0 = clock()
+    s, x = 0.0, 1.0000001
+    for _ in range(iterations):
+        s = s * x + 1.0
+    return clock() - t0
+
+
 def interleaved(calls, *, rounds=7, per_round=3, gap=DEFAULT_GAP_S, warmup=True,
                 clock=time.perf_counter, sleep=time.sleep, between=None):
     """Times of each of ``calls`` ({name: fn}), measured side by side.

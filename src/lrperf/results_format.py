@@ -161,6 +161,113 @@ def family_seconds(path, end):
     return out
 
 
+# -- the reference workload -----------------------------------------------------------------
+
+# A shared machine runs faster or slower from one second to the next (a 2-core
+# VM flipped between two speeds 1.9x apart inside one process), so a point's
+# processes land in one speed or the other, and a 1.3x change hides in the
+# spread.  Each process of the step also times a fixed pure-Python loop before
+# each of its samples (``lrperf.measure.reference_seconds``) and appends one
+# line to the file the study names here: {"point": [asv's param strings],
+# "s": the median of its reference times}.  A compare divides each process's
+# samples by its own reference (``lrperf.samples.at_reference_speed``); the
+# times the report shows stay as measured.
+REFERENCE_ENV = "LRPERF_REFERENCE_FILE"
+# What the reference is: a change of it makes earlier references incomparable.
+REFERENCE_WORKLOAD = "python-float-loop-10000"
+_MAX_PARAM_CHARS = 200
+
+
+def record_reference(point, seconds, *, process, count, environ=None):
+    """Append one process's reference time so far (the median of its ``count``
+    references) to the study's file, if it named one.  ``process``: a token of
+    the process (its last line counts)."""
+    path = (os.environ if environ is None else environ).get(REFERENCE_ENV)
+    if not path:
+        return
+    line = (json.dumps({"point": [str(p) for p in point], "process": str(process),
+                        "count": int(count), "s": float(seconds)}) + "\n").encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass  # the compare then judges this process's point as measured
+
+
+def _point(point):
+    if (isinstance(point, list) and point and all(
+            isinstance(p, str) and len(p) <= _MAX_PARAM_CHARS for p in point)):
+        return tuple(point)
+    return None
+
+
+def _positive(s):
+    if isinstance(s, bool) or not isinstance(s, (int, float)) or not (math.isfinite(s) and s > 0):
+        return None
+    return float(s)
+
+
+def read_references(path):
+    """[(point, seconds)] from a reference file: each process's last line, in the
+    order the processes began (asv's order of their samples).  Lines that do not
+    parse are left out."""
+    last, order = {}, []
+    for raw in _progress_bytes(path).splitlines():
+        try:
+            entry = json.loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if not isinstance(entry, dict):
+            continue
+        point, s, proc = _point(entry.get("point")), _positive(entry.get("s")), entry.get("process")
+        count = entry.get("count")
+        if point is None or s is None or not isinstance(proc, str) or len(proc) > 64 or (
+                isinstance(count, bool) or not isinstance(count, int)):
+            continue
+        key = (point, proc)
+        if key not in last:
+            order.append(key)
+        if key not in last or count >= last[key][0]:
+            last[key] = (count, s)
+    return [(key[0], last[key][1]) for key in order]
+
+
+def reference_entry(passes, again=()):
+    """The sidecar's "reference" entry: ``passes`` ([[(point, seconds)], ...], in
+    pass order) each add their processes to a point; ``again`` (the re-measure
+    pass's records, whose samples replace the first ones) replaces them."""
+    found = {}
+    for records in passes:
+        for point, s in records:
+            found.setdefault(point, []).append(s)
+    fresh = {}
+    for point, s in again:
+        fresh.setdefault(point, []).append(s)
+    found.update(fresh)
+    return {"workload": REFERENCE_WORKLOAD,
+            "points": [[list(point), got] for point, got in sorted(found.items())]}
+
+
+def references_of(description):
+    """{point (asv's param strings): [seconds per process]} from a sidecar's "study"
+    entry; {} when it has none, or of another workload."""
+    study = description.get("study") if isinstance(description, dict) else None
+    entry = study.get("reference") if isinstance(study, dict) else None
+    if not isinstance(entry, dict) or entry.get("workload") != REFERENCE_WORKLOAD:
+        return {}
+    out = {}
+    for item in entry.get("points") if isinstance(entry.get("points"), list) else []:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[1], list)):
+            continue
+        point, got = _point(item[0]), [_positive(s) for s in item[1]]
+        if point is not None and got and None not in got:
+            out[point] = got
+    return out
+
+
 # -- the noise rule -------------------------------------------------------------------------
 
 # A point is flagged noisy when asv's 99% interval is wider than the median

@@ -19,6 +19,13 @@ number is the median of its per-process medians; two runs differ when
   of order), and
 - the ratio of the medians passes the threshold (1.1, as asv compare's).
 
+A shared machine also changes speed from one second to the next (a 2-core VM
+flipped between two speeds 1.9x apart inside one process), and a point's
+processes land in one speed or the other.  So each process also times a fixed
+pure-Python loop before each of its samples (lrperf.results_format's
+reference workload), and a compare judges each process's samples divided by
+its own reference (``at_reference_speed``); the times shown stay as measured.
+
 A run's processes still share its time: a shared or virtual machine runs
 faster or slower by tens of percent from one quarter of an hour to the next
 (two tiny-grid runs of one commit on a 2-core VM: every point 0.74x in the
@@ -110,6 +117,22 @@ def rank_test(a, b):
     low = min(u, len(a) * len(b) - u)
     tail = sum(c for k, c in enumerate(counts) if k <= low + 1e-9)
     return min(1.0, 2 * tail / total)
+
+
+def at_reference_speed(samples, references, scale, per=SAMPLES_PER_PROCESS):
+    """``samples`` with each process's divided by that process's reference time and
+    multiplied by ``scale`` (the run's median reference): what each process
+    would have measured at the run's usual speed.  The samples as they are when
+    the references do not match the processes one to one (a run without them,
+    a process whose line was lost)."""
+    procs = len(per_process(samples or [], per))
+    if not procs or not references or len(references) != procs or not (
+            isinstance(scale, (int, float)) and math.isfinite(scale) and scale > 0):
+        return samples
+    refs = _finite(references)
+    if len(refs) != procs or min(refs) <= 0:
+        return samples
+    return [float(x) * scale / refs[i // per] for i, x in enumerate(samples)]
 
 
 # The drift needs this many points both runs confirmed; with fewer it is 1.

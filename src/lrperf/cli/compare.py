@@ -10,8 +10,10 @@ DESCRIPTION = (
     "Compare run B against run A point by point: the ratio of the step times and "
     "whether the change is significant: an exact rank test across the per-process "
     "medians (each point timed in several processes, samples recorded) at p < 0.05, "
-    "and a ratio beyond --threshold, after dividing out the drift: the median ratio "
-    "over all points, the machine's speed between the runs.  Runs without recorded "
+    "and a ratio beyond --threshold, after dividing each process's samples by its "
+    "reference time (a fixed loop timed before each sample: the machine's speed at "
+    "that moment) and dividing out the drift: the median ratio over all points, the "
+    "machine's speed between the runs.  Runs without recorded "
     "samples are unconfirmed. "
     "A run is a machine name (its newest commit), a commit hash prefix, a git "
     "revision (HEAD~1), or MACHINE:COMMIT.  Prints the table and writes a figure of "
@@ -29,6 +31,10 @@ def add_arguments(p):
                    help="where the figure goes (default: reports/compare)")
     p.add_argument("--threshold", type=ratio, default=1.1, metavar="RATIO",
                    help="smallest ratio counted as a change (default: 1.1, as asv compare)")
+    p.add_argument("--no-reference", dest="reference", action="store_false",
+                   help="judge each process's samples as measured, without dividing them by "
+                        "the reference time the process recorded (the machine's speed at "
+                        "that moment)")
     p.add_argument("--no-drift", dest="drift", action="store_false",
                    help="judge each point as measured, without dividing out the drift (the "
                         "median ratio over all points: the machine's speed between the runs)")
@@ -38,7 +44,8 @@ def run(args):
     from ..report.compare import compare
     with report_warnings():
         lines, figure = compare(args.results, args.a, args.b, out=args.out,
-                                threshold=args.threshold, judge_drift=args.drift)
+                                threshold=args.threshold, judge_drift=args.drift,
+                                judge_reference=args.reference)
     print("\n".join(lines))
     if figure:
         print(f"figure written: {figure}")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .. import grid, samples as sm
 from ..names import joined_name
+from ..results_format import references_of
 from . import analysis as an
 from .load import load
 
@@ -90,30 +91,60 @@ def _revision(spec):
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def _table(loaded, a, b, threshold, judge_drift=True):
+def _reference_key(r):
+    """The point as the step's processes name it in their reference lines."""
+    return (repr(str(r.strategy)), str(int(r.n_x)), str(int(r.m)), repr(str(r.layout)),
+            repr(str(r.dtype)), str(int(r.threads)))
+
+
+def _steadied(loaded, run):
+    """Each row's samples at the run's usual speed (``samples.at_reference_speed``),
+    and how many rows had references for every process."""
+    import statistics
+    key = (run["machine"].iloc[0], run["commit"].iloc[0], run["environment"].iloc[0])
+    refs = references_of(loaded.descriptions.get(key) or {})
+    every = [s for got in refs.values() for s in got]
+    if not every:
+        return list(run["samples"]), 0
+    scale = statistics.median(every)
+    out, matched = [], 0
+    for r in run.itertuples():
+        got = sm.at_reference_speed(r.samples, refs.get(_reference_key(r)), scale)
+        matched += got is not r.samples
+        out.append(got)
+    return out, matched
+
+
+def _table(loaded, a, b, threshold, judge_drift=True, judge_reference=True):
     ra, rb = _select(loaded.frame, a), _select(loaded.frame, b)
     ra, rb = ra.assign(samples=_samples_of(ra)), rb.assign(samples=_samples_of(rb))
-    cols = KEYS + ["value", "samples"]
+    (ja, na), (jb, nb) = ((_steadied(loaded, run) if judge_reference
+                           else (list(run["samples"]), 0)) for run in (ra, rb))
+    ra, rb, steady = ra.assign(judged=ja), rb.assign(judged=jb), {"a": na, "b": nb}
+    cols = KEYS + ["value", "samples", "judged"]
     both = ra[cols].merge(rb[cols], on=KEYS, suffixes=("_a", "_b"))
     if both.empty:
         raise ValueError(f"runs {a!r} and {b!r} have no step point in common")
-    found = sm.drift(zip(both["samples_a"], both["samples_b"]))
+    found = sm.drift(zip(both["judged_a"], both["judged_b"]))
     factor = found[0] if judge_drift else 1.0
-    verdicts, ratios, ps, shown_a, shown_b = [], [], [], [], []
+    verdicts, ratios, judged, ps, shown_a, shown_b = [], [], [], [], [], []
     for r in both.itertuples():
-        sa = r.samples_a if r.samples_a is not None else [r.value_a]
-        sb = r.samples_b if r.samples_b is not None else [r.value_b]
+        sa = r.judged_a if r.judged_a is not None else [r.value_a]
+        sb = r.judged_b if r.judged_b is not None else [r.value_b]
         verdict, ratio, p = sm.verdict(sa, sb, threshold, drift=factor)
-        ia, ib = sm.interval(sa), sm.interval(sb)
+        ia = sm.interval(r.samples_a) if r.samples_a is not None else None
+        ib = sm.interval(r.samples_b) if r.samples_b is not None else None
         shown_a.append(ia[0] if ia else r.value_a)
         shown_b.append(ib[0] if ib else r.value_b)
         if verdict == "unconfirmed":
             ratio = r.value_b / r.value_a
         verdicts.append(verdict)
-        ratios.append(ratio)
+        judged.append(ratio / factor)
+        ratios.append(shown_b[-1] / shown_a[-1] if shown_a[-1] else math.nan)
         ps.append(p)
-    both = both.assign(verdict=verdicts, ratio=ratios, p=ps, shown_a=shown_a, shown_b=shown_b)
-    return ra, rb, both.sort_values(KEYS), (factor, found[1], found[0])
+    both = both.assign(verdict=verdicts, ratio=ratios, judged=judged, p=ps, shown_a=shown_a,
+                       shown_b=shown_b)
+    return ra, rb, both.sort_values(KEYS), (factor, found[1], found[0]), steady
 
 
 def results_folders(start=None):
@@ -180,14 +211,28 @@ def _drift_lines(factor, points, measured, threshold, judged):
     return lines
 
 
-def compare(results_dir, a, b, out=None, threshold=1.1, judge_drift=True):
+def _reference_lines(steady, points, judged):
+    if not judged:
+        return ["reference: not used (--no-reference): each process judged as measured"]
+    a, b = steady["a"], steady["b"]
+    if not a and not b:
+        return ["reference: neither run recorded one (runs of `asv run`, or from before "
+                "lrperf study timed it): each process judged as measured"]
+    return [f"reference: each process's samples divided by its own reference time (a fixed "
+            f"pure-Python loop timed before each sample, the machine's speed at that "
+            f"moment), for {a} points of A and {b} of B; the times shown are as measured"]
+
+
+def compare(results_dir, a, b, out=None, threshold=1.1, judge_drift=True,
+            judge_reference=True):
     """(lines of text, path of the figure or None) comparing run ``b`` against run ``a``."""
     if not (isinstance(threshold, (int, float)) and threshold >= 1):
         raise ValueError(f"threshold must be a ratio >= 1, got {threshold!r}")
     if results_dir is None:
         results_dir = folder_with(a, b)
     loaded = load(results_dir)
-    ra, rb, both, (factor, points, measured) = _table(loaded, a, b, threshold, judge_drift)
+    ra, rb, both, (factor, points, measured), steady = _table(
+        loaded, a, b, threshold, judge_drift, judge_reference)
     name = lambda r: f"{r['machine'].iloc[0]}:{r['commit'].iloc[0][:8]}"  # noqa: E731
     lines = [f"results: {results_dir}",
              f"B = {name(rb)} over A = {name(ra)}: time ratio per step point "
@@ -196,11 +241,14 @@ def compare(results_dir, a, b, out=None, threshold=1.1, judge_drift=True):
              f"({sm.PROCESSES} processes of {sm.SAMPLES_PER_PROCESS} samples a point); "
              f"'unconfirmed': a run has fewer than {sm.MIN_PROCESSES} processes of samples "
              "recorded, so no change can be claimed",
+             *_reference_lines(steady, points, judge_reference),
              *_drift_lines(factor, points, measured, threshold, judge_drift), "",
-             f"{'verdict':11} {'ratio':>8} {'/drift':>7} {'p':>6} {'A':>10} {'B':>10}  point"]
+             "ratio: B/A as measured (medians of the per-process medians); judged: the "
+             "ratio the test sees, after the reference and the drift",
+             f"{'verdict':11} {'ratio':>8} {'judged':>7} {'p':>6} {'A':>10} {'B':>10}  point"]
     for r in both.itertuples():
         p = "-" if r.p is None or r.p != r.p else f"{r.p:.3f}"
-        lines.append(f"{r.verdict:11} {r.ratio:8.3f} {r.ratio / factor:7.3f} {p:>6} "
+        lines.append(f"{r.verdict:11} {r.ratio:8.3f} {r.judged:7.3f} {p:>6} "
                      f"{an.human_seconds(r.shown_a):>10} "
                      f"{an.human_seconds(r.shown_b):>10}  {r.strategy} "
                      f"{an.shape_text(r.n_x, r.m)} {r.layout} {r.dtype} "

@@ -25,7 +25,8 @@ from pathlib import Path
 from .. import atomic
 from ..grid import GRIDS
 from ..paths import shown
-from ..results_format import BENCH_STEP, PROGRESS_ENV, family_seconds
+from ..results_format import (BENCH_STEP, PROGRESS_ENV, REFERENCE_ENV, family_seconds,
+                              read_references, reference_entry)
 from ..samples import PROCESSES
 from . import accounting, config, remeasure as noise, store, supervise
 from .progress import Progress
@@ -89,12 +90,14 @@ class Passes:
         for regex in selection or ():
             cmd += ["--bench", regex]
         points_file = self.tmp / points_name
+        references = self.tmp / f"{points_name}.references"
+        env = dict(self.env, **{PROGRESS_ENV: str(points_file), REFERENCE_ENV: str(references)})
         with Progress(self.log, self.stream, results_dir=self.stage, points_file=points_file,
                       bench=selection, title=title) as progress:
-            progress.code = supervise.run_supervised(
-                cmd, cwd=self.repo_root, env=dict(self.env, **{PROGRESS_ENV: str(points_file)}),
-                on_line=progress.feed)
+            progress.code = supervise.run_supervised(cmd, cwd=self.repo_root, env=env,
+                                                     on_line=progress.feed)
         progress.families = family_seconds(points_file, time.time())
+        progress.references = read_references(references)
         return progress
 
 
@@ -310,7 +313,10 @@ def run_suite(repo_root=None, results_dir=None, *, quick=False, grid="full", ben
             "selection": passes.selection, "numba_fused_plan": planned,
             **accounting.run_accounting(passes.stage, pre.commit),
             "families": {k: round(v, 1) for k, v in sorted(families.items(),
-                                                           key=lambda kv: -kv[1])}})
+                                                           key=lambda kv: -kv[1])},
+            "reference": reference_entry(
+                [getattr(done, "references", ()) for done in [progress, *more]],
+                again=getattr(second, "references", ()) if second is not None else ())})
         seconds = time.perf_counter() - t_plan
     if progress.code != 0:
         say(f"warning: asv run exited with status {progress.code}: {progress.failed} "
