@@ -27,7 +27,10 @@ THREADS = grid.thread_counts()
 # (lrperf.environment.time_bounds).
 MAX_CALL_S, MAX_OPTIMIZE_CALL_S = environment.time_bounds()
 if MAX_CALL_S is not None and getattr(GRID, "max_call_s", None) is not None:
+    # A first look's bound holds for both: an optimize point whose propagate
+    # point is skipped would cost 100 such calls a sample and stand alone.
     MAX_CALL_S = min(MAX_CALL_S, GRID.max_call_s)
+    MAX_OPTIMIZE_CALL_S = min(MAX_OPTIMIZE_CALL_S, GRID.max_call_s)
 
 
 def _load_serial_numba():

@@ -79,10 +79,10 @@ class Step(_Grid):
         for _ in range(self.calls):
             p.propagate(p.w, 0.0, p.X, p.Y)
 
-    # The process is the unit of evidence (lrperf.samples): PROCESSES processes
+    # The process is the unit of evidence (lrperf.samples): the grid's processes
     # a point, interleaved by asv over the run, a fixed number of samples each,
     # so the recorded samples (--record-samples) split back into processes.
-    time_propagate.rounds = PROCESSES
+    time_propagate.rounds = getattr(GRID, "processes", PROCESSES)
     time_propagate.repeat = SAMPLES_PER_PROCESS
     time_propagate.timer = per_call_clock
 

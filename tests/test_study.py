@@ -651,7 +651,8 @@ def test_each_step_process_is_a_run_of_its_own_whose_samples_are_appended(tmp_pa
     fake = NoisyAsv({}, skipped=[points[1]])
     monkeypatch.setattr(study.supervise, "run_supervised", fake)
     _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
-    from lrperf.samples import PROCESSES
+    from lrperf.grid import GRIDS
+    PROCESSES = GRIDS["tiny"].processes
     first, = fake.calls
     assert first[first.index("-a") + 1] == "rounds=1" and "--append-samples" not in first
     assert len(fake.appends) == PROCESSES - 1
@@ -740,7 +741,8 @@ def test_the_sidecar_holds_each_step_points_references_in_pass_order(tmp_path, h
 
     monkeypatch.setattr(study.supervise, "run_supervised", with_references)
     run = _run(tmp_path / "results", tmp_path / "out.txt", grid="tiny")
-    from lrperf.samples import PROCESSES
+    from lrperf.grid import GRIDS
+    PROCESSES = GRIDS["tiny"].processes
     sidecar = json.loads((run.results_dir / MACHINE / PORTABLE.replace(
         ".json", ".lrperf-machine.jsonl")).read_text())
     refs = rf.references_of(sidecar)

@@ -238,7 +238,9 @@ def compare(results_dir, a, b, out=None, threshold=1.1, judge_drift=True,
              f"B = {name(rb)} over A = {name(ra)}: time ratio per step point "
              f"(> 1: B slower). A change: beyond {threshold:g}x after the drift, and an "
              f"exact rank test across the per-process medians at p < {sm.ALPHA:g} "
-             f"({sm.PROCESSES} processes of {sm.SAMPLES_PER_PROCESS} samples a point); "
+             f"(each point timed in {sm.MIN_PROCESSES} or more processes of "
+             f"{sm.SAMPLES_PER_PROCESS} samples: {grid.GRIDS['full'].processes} on the full "
+             f"grid, {grid.GRIDS['tiny'].processes} on a first look); "
              f"'unconfirmed': a run has fewer than {sm.MIN_PROCESSES} processes of samples "
              "recorded, so no change can be claimed",
              *_reference_lines(steady, points, judge_reference),

@@ -27,7 +27,6 @@ from ..grid import GRIDS
 from ..paths import shown
 from ..results_format import (BENCH_STEP, PROGRESS_ENV, REFERENCE_ENV, family_seconds,
                               read_references, reference_entry)
-from ..samples import PROCESSES
 from . import accounting, config, remeasure as noise, store, supervise
 from .progress import Progress
 
@@ -218,7 +217,8 @@ def process_selection(pre, passes, bench):
 
 
 def process_passes(pre, passes, bench, say):
-    """Processes 2..PROCESSES of every step point the first pass timed (of
+    """Processes 2.. of every step point the first pass timed (the grid's
+    ``processes`` in all; of
     ``bench``'s selection), one ``asv run --append-samples`` each; returns their
     Progress records."""
     done = []
@@ -227,9 +227,10 @@ def process_passes(pre, passes, bench, say):
     selection = process_selection(pre, passes, bench)
     if not selection:
         return done  # no step point was timed: nothing to add processes to
-    for k in range(2, PROCESSES + 1):
-        say(f"the step's process {k} of {PROCESSES} (a new asv run, its own forkserver)")
-        done.append(passes.run(selection, f"points-p{k}", f"process {k} of {PROCESSES}",
+    count = GRIDS[pre.grid].processes
+    for k in range(2, count + 1):
+        say(f"the step's process {k} of {count} (a new asv run, its own forkserver)")
+        done.append(passes.run(selection, f"points-p{k}", f"process {k} of {count}",
                                ONE_PROCESS + ("--append-samples",)))
     return done
 
