@@ -41,8 +41,27 @@ SAMPLE_S = 0.002
 MAX_CALLS = 1000
 _calls = [1]
 # This process's reference times (one per setup, and asv runs setup before
-# each sample), whether it took samples, and its token in the reference file.
-_process = {"references": [], "sampled": False, "token": None}
+# each sample), whether it took samples, its token in the reference file, and
+# (wall, thread CPU) clocks when its first setup ended.
+_process = {"references": [], "sampled": False, "token": None, "since": None}
+
+
+def _slowness(strategy):
+    """This process's median reference time over the share of a core its thread
+    got since the first setup (lrperf.results_format's reference protocol).
+
+    The reference (0.25 ms) fits in a scheduler's time slice, so it sees the
+    machine's speed but not a neighbour that takes turns on the core; the
+    thread's CPU time over the wall time does.  Only a strategy whose step runs
+    on the calling thread alone (the record's ``parallel`` is False) is judged
+    by it: a parallel one's calling thread waits for its pool.
+    """
+    slow = statistics.median(_process["references"])
+    if lrperf.STRATEGIES[strategy].parallel or _process["since"] is None:
+        return slow
+    wall0, cpu0 = _process["since"]
+    wall, cpu = time.perf_counter() - wall0, time.thread_time() - cpu0
+    return slow / min(1.0, cpu / wall) if wall > 0 and cpu > 0 else slow
 
 
 def per_call_clock():
@@ -61,6 +80,8 @@ class Step(_Grid):
         if reference_seconds is not None:
             # The machine's speed just before the sample (lrperf.results_format).
             _process["references"].append(reference_seconds())
+            if _process["since"] is None:
+                _process["since"] = (time.perf_counter(), time.thread_time())
 
     def teardown(self, strategy, n_x, m, layout, dtype, threads):
         # asv runs teardown between samples too: each line holds all so far,
@@ -72,7 +93,7 @@ class Step(_Grid):
             import secrets
             _process["token"] = secrets.token_hex(8)
         record_reference([repr(v) for v in (strategy, n_x, m, layout, dtype, threads)],
-                         statistics.median(refs), process=_process["token"], count=len(refs))
+                         _slowness(strategy), process=_process["token"], count=len(refs))
 
     def time_propagate(self, strategy, n_x, m, layout, dtype, threads):
         p = self.p

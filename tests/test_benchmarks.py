@@ -300,3 +300,28 @@ def test_what_xla_compiled_is_recorded_at_the_tiny_grid_largest_shape(tiny_resul
                 assert value == count(summaries[layout]), (name, layout, log[-3000:])
             else:
                 assert value is not None and math.isnan(value), (name, value)
+
+
+def test_a_process_slowness_counts_the_core_share_only_where_one_thread_does_the_work(
+        monkeypatch):
+    """A neighbour taking turns on the core leaves a 0.25 ms reference alone (it
+    fits in a time slice) and halves a single-threaded step's share of the core:
+    the slowness divides by that share.  A parallel strategy's calling thread
+    waits for its pool, so its share says nothing and is not used."""
+    import time
+
+    from benchmarks import step
+    now_wall, now_cpu = 100.0, 10.0
+    monkeypatch.setattr(time, "perf_counter", lambda: now_wall)
+    monkeypatch.setattr(time, "thread_time", lambda: now_cpu)
+    monkeypatch.setattr(step, "_process", {"references": [2e-4, 3e-4, 9e-4], "sampled": True,
+                                           "token": "t", "since": (99.0, 9.5)})
+    serial = [s for s, r in lrperf.STRATEGIES.items() if not r.parallel and r.device == "cpu"]
+    parallel = [s for s, r in lrperf.STRATEGIES.items() if r.parallel and r.device == "cpu"]
+    assert serial and parallel
+    for name in serial:   # 0.5 s of CPU in 1 s of wall time: half the core
+        assert step._slowness(name) == pytest.approx(6e-4)
+    for name in parallel:
+        assert step._slowness(name) == pytest.approx(3e-4)
+    step._process["since"] = (99.0, 8.0)   # more CPU than wall (clock steps): share 1
+    assert step._slowness(serial[0]) == pytest.approx(3e-4)

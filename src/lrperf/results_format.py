@@ -169,12 +169,14 @@ def family_seconds(path, end):
 # spread.  Each process of the step also times a fixed pure-Python loop before
 # each of its samples (``lrperf.measure.reference_seconds``) and appends one
 # line to the file the study names here: {"point": [asv's param strings],
-# "s": the median of its reference times}.  A compare divides each process's
-# samples by its own reference (``lrperf.samples.at_reference_speed``); the
-# times the report shows stay as measured.
+# "s": its slowness, the median of its reference times, divided, for a step
+# that runs on the calling thread alone, by the share of a core that thread
+# got (a neighbour taking turns on the core: benchmarks/step.py)}.  A compare
+# divides each process's samples by its own (``lrperf.samples.at_reference_speed``);
+# the times the report shows stay as measured.
 REFERENCE_ENV = "LRPERF_REFERENCE_FILE"
 # What the reference is: a change of it makes earlier references incomparable.
-REFERENCE_WORKLOAD = "python-float-loop-10000"
+REFERENCE_WORKLOAD = "python-float-loop-10000/core-share"
 _MAX_PARAM_CHARS = 200
 
 
