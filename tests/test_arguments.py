@@ -102,3 +102,15 @@ def test_every_command_option_names_itself_its_expectation_and_the_value(capsys,
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {option}: expected {what}, got {given!r}" in err, err
+
+
+def test_the_neighbour_script_refuses_bad_spans_and_stops_when_told():
+    script = str(REPO / "scripts" / "neighbour.py")
+    for bad in (["--on", "3,1"], ["--off", "x"], ["--processes", "0"]):
+        out = subprocess.run([sys.executable, script, *bad], capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 2 and bad[0] in out.stderr, (bad, out.stderr)
+    out = subprocess.run([sys.executable, script, "--processes", "1", "--on", "0.05,0.05",
+                          "--off", "0.05,0.05", "--seconds", "0.2"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
