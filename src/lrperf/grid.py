@@ -83,7 +83,8 @@ GRIDS = {
                   full_ladder=False, processes=4),
     # CI and the report's fixture.
     "tiny": Grid((16, 128), (13, 209),
-                 "n_x 16, 128 x m 13, 209 (measured: 2 min 49 s on a 2-core Xeon VM, JIT included)",
+                 "n_x 16, 128 x m 13, 209 (measured: 2 min 49 s on a 2-core Xeon VM, "
+                 "JIT included)",
                  accuracy=((128,), (209,)), benchmarks=FIRST_LOOK, max_call_s=0.02,
                  full_ladder=False, processes=4),
 }
