@@ -463,7 +463,7 @@ def test_compare_finds_a_change_hidden_in_two_machine_speeds_through_the_referen
     args = ["compare", "a83eb0b1", "bbbbbbbb", "--results", str(results)]
     assert cli.main(args) == 0
     text = capsys.readouterr().out
-    assert "reference: each process's samples divided by its own reference time" in text
+    assert "reference: each process's samples divided by its own slowness" in text
     rows = _compare_rows(text)
     mine = [r for r in rows if "numba_fused" in r]
     assert mine and all(r[0] == "slower" for r in mine)

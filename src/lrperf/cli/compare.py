@@ -11,8 +11,8 @@ DESCRIPTION = (
     "whether the change is significant: an exact rank test across the per-process "
     "medians (each point timed in several processes, samples recorded) at p < 0.05, "
     "and a ratio beyond --threshold, after dividing each process's samples by its "
-    "reference time (a fixed loop timed before each sample: the machine's speed at "
-    "that moment) and dividing out the drift: the median ratio over all points, the "
+    "slowness (a fixed loop timed before each sample, over the share of a core its "
+    "thread got: the machine's speed at that moment) and dividing out the drift: the median ratio over all points, the "
     "machine's speed between the runs.  Runs without recorded "
     "samples are unconfirmed. "
     "A run is a machine name (its newest commit), a commit hash prefix, a git "
@@ -33,8 +33,8 @@ def add_arguments(p):
                    help="smallest ratio counted as a change (default: 1.1, as asv compare)")
     p.add_argument("--no-reference", dest="reference", action="store_false",
                    help="judge each process's samples as measured, without dividing them by "
-                        "the reference time the process recorded (the machine's speed at "
-                        "that moment)")
+                        "the slowness the process recorded (the machine's speed at that "
+                        "moment)")
     p.add_argument("--no-drift", dest="drift", action="store_false",
                    help="judge each point as measured, without dividing out the drift (the "
                         "median ratio over all points: the machine's speed between the runs)")

@@ -218,8 +218,9 @@ def _reference_lines(steady, points, judged):
     if not a and not b:
         return ["reference: neither run recorded one (runs of `asv run`, or from before "
                 "lrperf study timed it): each process judged as measured"]
-    return [f"reference: each process's samples divided by its own reference time (a fixed "
-            f"pure-Python loop timed before each sample, the machine's speed at that "
+    return [f"reference: each process's samples divided by its own slowness (a fixed "
+            f"pure-Python loop timed before each sample, over the share of a core its "
+            f"thread got where one thread does the work: the machine's speed at that "
             f"moment), for {a} points of A and {b} of B; the times shown are as measured"]
 
 
