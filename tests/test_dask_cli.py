@@ -129,3 +129,26 @@ def test_a_lost_scheduler_ends_with_one_line(tmp_path):
             for stream in (p.stdout, p.stderr):
                 if stream is not None:
                     stream.close()
+
+
+def test_train_keeps_only_distributeds_warnings_unless_the_user_set_its_level(monkeypatch):
+    """An INFO record begun in distributed's thread as the scheduler dies could print
+    after the command's one line of error: train keeps distributed's warnings only."""
+    import logging
+
+    pytest.importorskip("distributed")
+    from lrperf.cli import train
+    log = logging.getLogger("distributed")
+    before = log.level
+    try:
+        log.setLevel(logging.INFO)
+        monkeypatch.setenv("DASK_LOGGING__DISTRIBUTED", "info")
+        train._quiet_cluster_logs("dask")
+        assert log.level == logging.INFO          # the user's own choice stays
+        monkeypatch.delenv("DASK_LOGGING__DISTRIBUTED")
+        train._quiet_cluster_logs("numpy")
+        assert log.level == logging.INFO          # no cluster, nothing touched
+        train._quiet_cluster_logs("dask")
+        assert log.level == logging.WARNING
+    finally:
+        log.setLevel(before)

@@ -1,4 +1,5 @@
 """``lrperf train``: gradient descent with one strategy, its accuracy and time per step."""
+import os
 import time
 
 import numpy as np
@@ -68,7 +69,24 @@ def _train(args, data):
         return result, time.perf_counter() - t0
 
 
+def _quiet_cluster_logs(strategy):
+    """distributed logs at INFO to stderr (every connection opened and closed),
+    from its own threads: when a scheduler dies, a record begun before the
+    command knows can finish printing after its one line of error.  This
+    command shows its own progress, so distributed keeps its warnings only,
+    unless the user set its level (DASK_LOGGING__DISTRIBUTED)."""
+    from ..registry import get_strategy
+    if not get_strategy(strategy).chunked or os.environ.get("DASK_LOGGING__DISTRIBUTED"):
+        return
+    import logging
+
+    import distributed  # noqa: F401  (its import sets its loggers up first)
+    log = logging.getLogger("distributed")
+    log.setLevel(max(log.getEffectiveLevel(), logging.WARNING))
+
+
 def run(args):
+    _quiet_cluster_logs(args.strategy)
     data, source = _data(args)
     print(f"training on {source} with strategy {args.strategy!r}, "
           f"{args.iterations} iterations, learning rate {args.learning_rate}", flush=True)
