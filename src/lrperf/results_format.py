@@ -113,15 +113,21 @@ def announce_point(family="point", environ=None, clock=time.time):
     path = (os.environ if environ is None else environ).get(PROGRESS_ENV)
     if not path:
         return
-    line = f"{clock():.3f} {_FAMILY.sub('_', str(family))[:60] or 'point'}\n".encode()
+    line = f"{clock():.3f} {_FAMILY.sub('_', str(family))[:60] or 'point'}\n"
+    _append_line(path, line)  # progress is a courtesy: never fail a measurement over it
+
+
+def _append_line(path, line):
+    """Append one line with one write (O_APPEND: the point processes of a pass share
+    the file); an OSError is swallowed, the caller's line is a courtesy."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, line)
+            os.write(fd, line.encode())
         finally:
             os.close(fd)
     except OSError:
-        pass  # progress is a courtesy: never fail a measurement over it
+        pass
 
 
 def _progress_bytes(path):
@@ -187,16 +193,9 @@ def record_reference(point, seconds, *, process, count, environ=None):
     path = (os.environ if environ is None else environ).get(REFERENCE_ENV)
     if not path:
         return
-    line = (json.dumps({"point": [str(p) for p in point], "process": str(process),
-                        "count": int(count), "s": float(seconds)}) + "\n").encode()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass  # the compare then judges this process's point as measured
+    # Lost, the compare judges this process's point as measured.
+    _append_line(path, json.dumps({"point": [str(p) for p in point], "process": str(process),
+                                   "count": int(count), "s": float(seconds)}) + "\n")
 
 
 def _point(point):
@@ -241,14 +240,14 @@ def reference_entry(passes, again=()):
     """The sidecar's "reference" entry: ``passes`` ([[(point, seconds)], ...], in
     pass order) each add their processes to a point; ``again`` (the re-measure
     pass's records, whose samples replace the first ones) replaces them."""
-    found = {}
-    for records in passes:
+    def by_point(records):
+        got = {}
         for point, s in records:
-            found.setdefault(point, []).append(s)
-    fresh = {}
-    for point, s in again:
-        fresh.setdefault(point, []).append(s)
-    found.update(fresh)
+            got.setdefault(point, []).append(s)
+        return got
+
+    found = by_point(r for records in passes for r in records)
+    found.update(by_point(again))
     return {"workload": REFERENCE_WORKLOAD,
             "points": [[list(point), got] for point, got in sorted(found.items())]}
 

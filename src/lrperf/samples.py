@@ -21,10 +21,11 @@ number is the median of its per-process medians; two runs differ when
 
 A shared machine also changes speed from one second to the next (a 2-core VM
 flipped between two speeds 1.9x apart inside one process), and a point's
-processes land in one speed or the other.  So each process also times a fixed
-pure-Python loop before each of its samples (lrperf.results_format's
-reference workload), and a compare judges each process's samples divided by
-its own reference (``at_reference_speed``); the times shown stay as measured.
+processes land in one speed or the other.  So each process also records its
+slowness (lrperf.results_format's reference protocol: a fixed pure-Python loop
+timed before each sample, over the share of a core its thread got), and a
+compare judges each process's samples divided by its own
+(``at_reference_speed``); the times shown stay as measured.
 
 A run's processes still share its time: a shared or virtual machine runs
 faster or slower by tens of percent from one quarter of an hour to the next

@@ -12,9 +12,9 @@ DESCRIPTION = (
     "medians (each point timed in several processes, samples recorded) at p < 0.05, "
     "and a ratio beyond --threshold, after dividing each process's samples by its "
     "slowness (a fixed loop timed before each sample, over the share of a core its "
-    "thread got: the machine's speed at that moment) and dividing out the drift: the median ratio over all points, the "
-    "machine's speed between the runs.  Runs without recorded "
-    "samples are unconfirmed. "
+    "thread got: the machine's speed at that moment) and dividing out the drift: the "
+    "median ratio over all points, the machine's speed between the runs.  Runs "
+    "without recorded samples are unconfirmed. "
     "A run is a machine name (its newest commit), a commit hash prefix, a git "
     "revision (HEAD~1), or MACHINE:COMMIT.  Prints the table and writes a figure of "
     "the ratios.")

@@ -217,10 +217,9 @@ def process_selection(pre, passes, bench):
 
 
 def process_passes(pre, passes, bench, say):
-    """Processes 2.. of every step point the first pass timed (the grid's
-    ``processes`` in all; of
-    ``bench``'s selection), one ``asv run --append-samples`` each; returns their
-    Progress records."""
+    """Processes 2 to the grid's ``processes`` of every step point the first pass
+    timed (of ``bench``'s selection), one ``asv run --append-samples`` each;
+    returns their Progress records."""
     done = []
     if pre.quick:
         return done  # asv --quick: one sample a point, never a claim
